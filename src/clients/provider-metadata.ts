@@ -1,0 +1,133 @@
+// Clients as oidc-provider sees them: registry rows mapped to client metadata (RFC 7591 §2 names),
+// plus Gatehouse's own metadata (`extraClientMetadata`, declared in src/oidc/services.ts):
+//   cors_origins   origins allowed to call token/introspection/revocation from a browser
+//   allowed_apis   { [api identifier]: { scopes, access_token_ttl } } the client may get tokens for
+//   default_api    the API used when a request names no `resource`
+//   first_party    the operator's own app (consent policy may use it)
+//
+// Caching: none. oidc-provider calls this on every request that names a client (the token
+// endpoint is the hot path), and it costs one indexed query (client + its APIs). Caching it would
+// make "disable this client" or "remove this API permission" take effect late, and differently
+// per instance; any future cache must be invalidated across instances (or have a small, stated
+// TTL) before it is worth that. oidc-provider itself memoises the constructed Client object by a
+// hash of this metadata, so schema validation is not repeated while nothing changes.
+import { randomBytes } from 'node:crypto';
+import type { AdapterPayload, Client } from 'oidc-provider';
+import { z } from 'zod';
+import type { Db } from '../db/client.js';
+import { needsClientSecret, type TokenEndpointAuthMethod } from './metadata.js';
+import { storedJwks, storedStrings } from './stored.js';
+
+export const EXTRA_CLIENT_METADATA = ['cors_origins', 'allowed_apis', 'default_api', 'first_party'] as const;
+export type ExtraClientMetadataKey = (typeof EXTRA_CLIENT_METADATA)[number];
+
+const allowedApiSchema = z.strictObject({
+  scopes: z.array(z.string()),
+  access_token_ttl: z.number().int().positive(),
+});
+
+/** How each extra property must look once it reaches oidc-provider (validated there too). */
+export const extraClientMetadataSchemas: Record<ExtraClientMetadataKey, z.ZodType> = {
+  cors_origins: z.array(z.string()),
+  allowed_apis: z.record(z.string(), allowedApiSchema),
+  default_api: z.string().optional(),
+  first_party: z.boolean(),
+};
+
+export type AllowedApi = z.infer<typeof allowedApiSchema>;
+
+export type GatehouseClientMetadata = {
+  corsOrigins: readonly string[];
+  allowedApis: ReadonlyMap<string, AllowedApi>;
+  defaultApi: string | undefined;
+  firstParty: boolean;
+};
+
+const extrasSchema = z.object({
+  cors_origins: z.array(z.string()).default([]),
+  allowed_apis: z.record(z.string(), allowedApiSchema).default({}),
+  default_api: z.string().optional(),
+  first_party: z.boolean().default(false),
+});
+
+const extrasCache = new WeakMap<Client, GatehouseClientMetadata>();
+
+/** Gatehouse's metadata of a client that oidc-provider constructed from this lookup. */
+export function gatehouseMetadataOf(client: Client): GatehouseClientMetadata {
+  const cached = extrasCache.get(client);
+  if (cached) return cached;
+  const raw = client as unknown as Record<ExtraClientMetadataKey, unknown>;
+  const extras = extrasSchema.parse({
+    cors_origins: raw.cors_origins,
+    allowed_apis: raw.allowed_apis,
+    default_api: raw.default_api,
+    first_party: raw.first_party,
+  });
+  const metadata: GatehouseClientMetadata = {
+    corsOrigins: extras.cors_origins,
+    allowedApis: new Map(Object.entries(extras.allowed_apis)),
+    defaultApi: extras.default_api,
+    firstParty: extras.first_party,
+  };
+  extrasCache.set(client, metadata);
+  return metadata;
+}
+
+export type ClientLookup = (clientId: string) => Promise<AdapterPayload | undefined>;
+
+/**
+ * Returns oidc-provider client metadata for an enabled client, or undefined for an unknown or
+ * disabled one (which oidc-provider answers with invalid_client, RFC 6749 §5.2).
+ */
+export function clientMetadataLookup(prisma: Db): ClientLookup {
+  // oidc-provider's schema requires a client_secret for secret-based methods, but never reads it:
+  // services.ts replaces compareClientSecret with a check against the stored hashes. Should that
+  // hook ever be missing, the built-in comparison meets a random value no one knows, not a
+  // constant or a hash.
+  const unusableSecret = `unusable-${randomBytes(32).toString('base64url')}`;
+
+  return async (clientId) => {
+    if (clientId.length > 200) return undefined;
+    const row = await prisma.client.findUnique({
+      where: { id: clientId },
+      include: { apis: { include: { api: true } }, defaultApi: { select: { identifier: true } } },
+    });
+    if (!row || row.disabled) return undefined;
+
+    const where = `client ${row.id}`;
+    const method = row.tokenEndpointAuthMethod as TokenEndpointAuthMethod;
+    const grantTypes = storedStrings(row.grantTypes, `grant types of ${where}`);
+    const allowedApis: Record<string, AllowedApi> = {};
+    for (const grant of row.apis) {
+      // A client keeps only scopes the API still offers.
+      const offered = new Set(storedStrings(grant.api.scopes, `scopes of API ${grant.api.identifier}`));
+      allowedApis[grant.api.identifier] = {
+        scopes: storedStrings(grant.scopes, `API scopes of ${where}`).filter((s) => offered.has(s)),
+        access_token_ttl: grant.api.accessTokenTtl,
+      };
+    }
+    const jwks = storedJwks(row.jwks, `JWKS of ${where}`);
+
+    const metadata: AdapterPayload = {
+      client_id: row.id,
+      client_name: row.name,
+      application_type: row.profile === 'native' ? 'native' : 'web',
+      grant_types: grantTypes,
+      response_types: grantTypes.includes('authorization_code') ? ['code'] : [],
+      redirect_uris: storedStrings(row.redirectUris, `redirect URIs of ${where}`),
+      post_logout_redirect_uris: storedStrings(row.postLogoutRedirectUris, `post-logout redirect URIs of ${where}`),
+      token_endpoint_auth_method: method,
+      // oidc-provider refuses an empty string; a client without OpenID Connect scopes (a
+      // service) has none to allow, and its API scopes are checked in services.ts.
+      ...(row.scope ? { scope: row.scope } : {}),
+      id_token_signed_response_alg: 'RS256',
+      cors_origins: storedStrings(row.corsOrigins, `CORS origins of ${where}`),
+      allowed_apis: allowedApis,
+      first_party: row.firstParty,
+      ...(row.defaultApi ? { default_api: row.defaultApi.identifier } : {}),
+      ...(needsClientSecret(method) ? { client_secret: unusableSecret } : {}),
+      ...(method === 'private_key_jwt' && jwks ? { jwks: jwks as unknown as AdapterPayload['jwks'] } : {}),
+    };
+    return metadata;
+  };
+}

@@ -1,0 +1,191 @@
+// Environment -> validated, typed configuration. The only module that reads process.env.
+// A `.env` file in the working directory is read too; real environment variables win over it.
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseDotenv } from 'dotenv';
+import { z } from 'zod';
+import { parseDurationSeconds } from './util/duration.js';
+
+type Env = Record<string, string | undefined>;
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+const port = z.coerce
+  .number({ message: 'must be a number' })
+  .int('must be a whole number')
+  .min(0, 'must be between 0 and 65535')
+  .max(65535, 'must be between 0 and 65535');
+
+const flag = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no', ''], { message: 'must be true or false' })
+  .transform((value) => value === 'true' || value === '1' || value === 'yes');
+
+/** A duration such as "600", "10m", "1h"; bounded so a typo cannot make a token immortal. */
+const duration = (min: number, max: number) =>
+  z.string().transform((text, ctx) => {
+    const seconds = parseDurationSeconds(text);
+    if (seconds === null) {
+      ctx.addIssue({ code: 'custom', message: 'must be a duration like 600, 30s, 15m, 12h or 14d' });
+      return z.NEVER;
+    }
+    if (seconds < min || seconds > max) {
+      ctx.addIssue({ code: 'custom', message: `must be between ${min}s and ${max}s` });
+      return z.NEVER;
+    }
+    return seconds;
+  });
+
+const positiveInt = (max: number) =>
+  z.coerce.number({ message: 'must be a number' }).int('must be a whole number').min(1, 'must be at least 1').max(max, `must be at most ${max}`);
+
+const databaseUrl = z
+  .string()
+  .min(1, 'must not be empty')
+  .refine((url) => /^(file:|postgres(ql)?:\/\/)/.test(url), 'must start with file: (SQLite) or postgresql:// (PostgreSQL)');
+
+const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production'], { message: 'must be development, test or production' }).default('development'),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: port.default(3000),
+  ISSUER: z.url({ message: 'must be an absolute http(s) URL' }).optional(),
+  ALLOW_HTTP_LOOPBACK_ISSUER: flag.default(false),
+  TRUST_PROXY: flag.default(false),
+  DATABASE_URL: databaseUrl.default('file:./data/gatehouse.db'),
+  DATA_DIR: z.string().min(1).default('./data'),
+  KEY_ENCRYPTION_SECRET: z.string().min(32, 'must be at least 32 characters (use `openssl rand -base64 32`)').optional(),
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { message: 'must be one of fatal, error, warn, info, debug, trace, silent' }).default('info'),
+  SWEEP_INTERVAL: duration(1, 86_400).default(60),
+  SHUTDOWN_TIMEOUT: duration(1, 300).default(10),
+  // Lifetimes (RFC 9700 §4.14 for refresh tokens; §2.1.1 for short-lived codes).
+  SESSION_TTL: duration(60, 90 * 86_400).default(14 * 86_400),
+  INTERACTION_TTL: duration(60, 86_400).default(3600),
+  AUTHORIZATION_CODE_TTL: duration(10, 600).default(60),
+  ID_TOKEN_TTL: duration(60, 86_400).default(3600),
+  ACCESS_TOKEN_TTL: duration(60, 86_400).default(3600),
+  REFRESH_TOKEN_IDLE_TTL: duration(60, 365 * 86_400).default(14 * 86_400),
+  REFRESH_TOKEN_ABSOLUTE_TTL: duration(60, 365 * 86_400).default(30 * 86_400),
+  // Brute-force protection for sign-in.
+  LOGIN_LOCKOUT_THRESHOLD: positiveInt(100).default(5),
+  LOGIN_LOCKOUT_WINDOW: duration(1, 86_400).default(15 * 60),
+  LOGIN_LOCKOUT_DURATION: duration(1, 86_400).default(15 * 60),
+  // Failed sign-ins allowed per client IP address per window, across all accounts.
+  LOGIN_IP_LIMIT: positiveInt(100_000).default(30),
+  LOGIN_IP_WINDOW: duration(1, 86_400).default(15 * 60),
+});
+
+export type GatehouseConfig = {
+  env: 'development' | 'test' | 'production';
+  host: string;
+  port: number;
+  issuer: string;
+  trustProxy: boolean;
+  database: { url: string; provider: 'sqlite' | 'postgresql' };
+  dataDir: string;
+  /** Absent only outside production: then it is generated once into dataDir. */
+  keyEncryptionSecret: string | undefined;
+  redisUrl: string | undefined;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  sweepIntervalSeconds: number;
+  shutdownTimeoutSeconds: number;
+  ttl: {
+    session: number;
+    interaction: number;
+    authorizationCode: number;
+    idToken: number;
+    accessToken: number;
+    refreshTokenIdle: number;
+    refreshTokenAbsolute: number;
+  };
+  lockout: { threshold: number; windowSeconds: number; durationSeconds: number };
+  loginRateLimit: { perIp: number; windowSeconds: number };
+};
+
+export type ConfigResult = { ok: true; config: GatehouseConfig } | { ok: false; problems: string[] };
+
+/** Validates an environment. Pure: tests call it with a plain object. */
+export function parseConfig(env: Env): ConfigResult {
+  // Empty strings mean "unset" (the way `.env.example` leaves optional values blank).
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
+  const parsed = envSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    return {
+      ok: false,
+      problems: parsed.error.issues.map((issue) => `${issue.path.join('.') || '(environment)'}: ${issue.message}`),
+    };
+  }
+  const e = parsed.data;
+  const problems: string[] = [];
+  const issuer = (e.ISSUER ?? `http://localhost:${e.PORT}`).replace(/\/$/, '');
+  const issuerUrl = new URL(issuer);
+  if (issuerUrl.protocol !== 'https:' && issuerUrl.protocol !== 'http:') problems.push('ISSUER: must be an http(s) URL');
+  if (issuerUrl.search || issuerUrl.hash) problems.push('ISSUER: must not have a query or fragment (OpenID Connect Discovery §3)');
+  if (e.NODE_ENV === 'production') {
+    const loopback = LOOPBACK_HOSTS.has(issuerUrl.hostname) || issuerUrl.hostname === '[::1]';
+    if (issuerUrl.protocol !== 'https:' && !(loopback && e.ALLOW_HTTP_LOOPBACK_ISSUER)) {
+      problems.push(
+        loopback
+          ? 'ISSUER: must be https in production (set ALLOW_HTTP_LOOPBACK_ISSUER=true to allow an http loopback issuer)'
+          : 'ISSUER: must be https in production',
+      );
+    }
+    if (!e.KEY_ENCRYPTION_SECRET) {
+      problems.push('KEY_ENCRYPTION_SECRET: is required in production (it is never generated there)');
+    }
+  }
+  if (e.REFRESH_TOKEN_IDLE_TTL > e.REFRESH_TOKEN_ABSOLUTE_TTL) {
+    problems.push('REFRESH_TOKEN_IDLE_TTL: must not exceed REFRESH_TOKEN_ABSOLUTE_TTL');
+  }
+  if (problems.length) return { ok: false, problems };
+
+  return {
+    ok: true,
+    config: {
+      env: e.NODE_ENV,
+      host: e.HOST,
+      port: e.PORT,
+      issuer,
+      trustProxy: e.TRUST_PROXY,
+      database: { url: e.DATABASE_URL, provider: e.DATABASE_URL.startsWith('file:') ? 'sqlite' : 'postgresql' },
+      dataDir: path.resolve(e.DATA_DIR),
+      keyEncryptionSecret: e.KEY_ENCRYPTION_SECRET,
+      redisUrl: e.REDIS_URL,
+      logLevel: e.LOG_LEVEL,
+      sweepIntervalSeconds: e.SWEEP_INTERVAL,
+      shutdownTimeoutSeconds: e.SHUTDOWN_TIMEOUT,
+      ttl: {
+        session: e.SESSION_TTL,
+        interaction: e.INTERACTION_TTL,
+        authorizationCode: e.AUTHORIZATION_CODE_TTL,
+        idToken: e.ID_TOKEN_TTL,
+        accessToken: e.ACCESS_TOKEN_TTL,
+        refreshTokenIdle: e.REFRESH_TOKEN_IDLE_TTL,
+        refreshTokenAbsolute: e.REFRESH_TOKEN_ABSOLUTE_TTL,
+      },
+      lockout: {
+        threshold: e.LOGIN_LOCKOUT_THRESHOLD,
+        windowSeconds: e.LOGIN_LOCKOUT_WINDOW,
+        durationSeconds: e.LOGIN_LOCKOUT_DURATION,
+      },
+      loginRateLimit: { perIp: e.LOGIN_IP_LIMIT, windowSeconds: e.LOGIN_IP_WINDOW },
+    },
+  };
+}
+
+/** The process environment merged over `.env` (when present in the working directory). */
+export function readEnvironment(cwd = process.cwd()): Env {
+  const dotenvPath = path.join(cwd, '.env');
+  const fromFile = existsSync(dotenvPath) ? parseDotenv(readFileSync(dotenvPath)) : {};
+  return { ...fromFile, ...process.env };
+}
+
+/**
+ * Loads configuration for a process entry point. Invalid configuration ends the process
+ * with exit code 1 and one line per bad variable: a server must not start half-configured.
+ */
+export function loadConfig(env: Env = readEnvironment()): GatehouseConfig {
+  const result = parseConfig(env);
+  if (result.ok) return result.config;
+  process.stderr.write(`Gatehouse cannot start: invalid configuration\n${result.problems.map((p) => `  - ${p}`).join('\n')}\n`);
+  process.exit(1);
+}

@@ -1,0 +1,63 @@
+// One Prisma client per process, for the provider named by DATABASE_URL.
+// The provider is fixed when a client is generated, so each database has its own generated
+// client (src/db/generated/{sqlite,postgresql}); both come from identical models.
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
+import { PrismaPg } from '@prisma/adapter-pg';
+import { PrismaClient as SqliteClient } from './generated/sqlite/client.js';
+import { PrismaClient as PostgresClient } from './generated/postgresql/client.js';
+
+/**
+ * The client type the rest of the code is written against. Both generated clients expose the
+ * same model API (the schemas are kept identical by test/db/schema-drift.test.ts), so the
+ * PostgreSQL client is used through the SQLite client's type.
+ */
+export type Db = SqliteClient;
+
+export type Database = {
+  provider: 'sqlite' | 'postgresql';
+  prisma: Db;
+  close(): Promise<void>;
+};
+
+export type DatabaseOptions = {
+  /** PostgreSQL pool size per process. */
+  poolSize?: number;
+  onPoolError?: (error: Error) => void;
+};
+
+/** `file:./data/x.db` -> absolute path, resolved from the working directory as Prisma does. */
+export function sqliteFilePath(url: string): string {
+  return path.resolve(url.replace(/^file:/, '').replace(/\?.*$/, ''));
+}
+
+export async function openDatabase(url: string, options: DatabaseOptions = {}): Promise<Database> {
+  if (url.startsWith('file:')) {
+    const file = sqliteFilePath(url);
+    mkdirSync(path.dirname(file), { recursive: true });
+    // busy timeout: concurrent writers (several processes, the CLI beside a server) wait
+    // for the lock instead of surfacing SQLITE_BUSY to clients.
+    const prisma = new SqliteClient({ adapter: new PrismaBetterSqlite3({ url: file, timeout: 5000 }) });
+    // WAL lets readers proceed while one writer commits; it persists in the file.
+    await prisma.$queryRawUnsafe('PRAGMA journal_mode = WAL');
+    await prisma.$queryRawUnsafe('PRAGMA foreign_keys = ON');
+    return { provider: 'sqlite', prisma, close: () => prisma.$disconnect() };
+  }
+  const adapter = new PrismaPg(
+    { connectionString: url, max: options.poolSize ?? 10, connectionTimeoutMillis: 5000 },
+    { onPoolError: options.onPoolError ?? (() => undefined) },
+  );
+  const prisma = new PostgresClient({ adapter }) as unknown as Db;
+  return { provider: 'postgresql', prisma, close: () => prisma.$disconnect() };
+}
+
+/** True when the database answers a trivial query (readiness probe). */
+export async function isDatabaseReachable(db: Database): Promise<boolean> {
+  try {
+    await db.prisma.$queryRawUnsafe('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  }
+}

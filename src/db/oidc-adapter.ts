@@ -1,0 +1,142 @@
+// oidc-provider's storage contract (its example/my_adapter.js) over Prisma: one table per
+// model, all of one shape (prisma/schema.prisma, "oidc-provider artifacts").
+import { errors } from 'oidc-provider';
+import type { Adapter, AdapterPayload } from 'oidc-provider';
+import type { Db } from './client.js';
+
+/** The models oidc-provider stores through an adapter, each with its own table. */
+export const ARTIFACT_MODELS = [
+  'Session',
+  'Interaction',
+  'AuthorizationCode',
+  'DeviceCode',
+  'BackchannelAuthenticationRequest',
+  'RefreshToken',
+  'AccessToken',
+  'ClientCredentials',
+  'Grant',
+  'ReplayDetection',
+  'PushedAuthorizationRequest',
+  'InitialAccessToken',
+  'RegistrationAccessToken',
+] as const;
+export type ArtifactModel = (typeof ARTIFACT_MODELS)[number];
+
+type ArtifactRow = {
+  id: string;
+  payload: unknown;
+  grantId: string | null;
+  accountId: string | null;
+  clientId: string | null;
+  userCode: string | null;
+  uid: string | null;
+  expiresAt: Date | null;
+  consumedAt: Date | null;
+  createdAt: Date;
+};
+type ArtifactWrite = Omit<ArtifactRow, 'id' | 'createdAt' | 'consumedAt'>;
+type Where = Record<string, unknown>;
+
+/** The part of a Prisma model delegate the adapter needs; every artifact table satisfies it. */
+export type ArtifactDelegate = {
+  upsert(args: { where: { id: string }; create: ArtifactWrite & { id: string }; update: ArtifactWrite }): Promise<unknown>;
+  findFirst(args: { where: Where }): Promise<ArtifactRow | null>;
+  findMany(args: { where: Where; orderBy?: Where; select?: Record<string, boolean> }): Promise<ArtifactRow[]>;
+  updateMany(args: { where: Where; data: Partial<ArtifactRow> }): Promise<{ count: number }>;
+  deleteMany(args: { where: Where }): Promise<{ count: number }>;
+};
+
+export function artifactDelegate(prisma: Db, model: ArtifactModel): ArtifactDelegate {
+  const key = model.charAt(0).toLowerCase() + model.slice(1);
+  return (prisma as unknown as Record<string, ArtifactDelegate>)[key]!;
+}
+
+/** Rows past their expiry are invisible, whether or not the sweeper has removed them yet. */
+function notExpired(now: Date): Where {
+  return { OR: [{ expiresAt: null }, { expiresAt: { gt: now } }] };
+}
+
+function toPayload(row: ArtifactRow | null): AdapterPayload | undefined {
+  if (!row) return undefined;
+  const payload = row.payload as AdapterPayload;
+  // `consumed` is kept in its own column so that consume() can be one conditional update.
+  return row.consumedAt ? { ...payload, consumed: Math.floor(row.consumedAt.getTime() / 1000) } : payload;
+}
+
+export type ClientLookup = (clientId: string) => Promise<AdapterPayload | undefined>;
+
+/**
+ * Builds the adapter class oidc-provider constructs once per model name. Clients are not
+ * artifacts: they come from our registry through `findClient`, and are never written here
+ * (dynamic registration is off).
+ */
+export function createOidcAdapter(prisma: Db, findClient: ClientLookup): new (name: string) => Adapter {
+  return class PrismaOidcAdapter implements Adapter {
+    readonly #model: string;
+    readonly #table: ArtifactDelegate | undefined;
+
+    constructor(name: string) {
+      this.#model = name;
+      if (name !== 'Client') {
+        if (!(ARTIFACT_MODELS as readonly string[]).includes(name)) {
+          throw new Error(`oidc-provider asked for storage of an unknown model: ${name}`);
+        }
+        this.#table = artifactDelegate(prisma, name as ArtifactModel);
+      }
+    }
+
+    get #rows(): ArtifactDelegate {
+      if (!this.#table) throw new Error('clients are managed by the registry, not written through the adapter');
+      return this.#table;
+    }
+
+    async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
+      const data: ArtifactWrite = {
+        payload,
+        grantId: payload.grantId ?? null,
+        accountId: payload.accountId ?? null,
+        clientId: payload.clientId ?? null,
+        userCode: payload.userCode ?? null,
+        uid: payload.uid ?? null,
+        expiresAt: expiresIn ? new Date(Date.now() + expiresIn * 1000) : null,
+      };
+      await this.#rows.upsert({ where: { id }, create: { id, ...data }, update: data });
+    }
+
+    async find(id: string): Promise<AdapterPayload | undefined> {
+      if (this.#model === 'Client') return findClient(id);
+      return toPayload(await this.#rows.findFirst({ where: { id, ...notExpired(new Date()) } }));
+    }
+
+    async findByUid(uid: string): Promise<AdapterPayload | undefined> {
+      return toPayload(await this.#rows.findFirst({ where: { uid, ...notExpired(new Date()) } }));
+    }
+
+    async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
+      return toPayload(await this.#rows.findFirst({ where: { userCode, ...notExpired(new Date()) } }));
+    }
+
+    /**
+     * Marks the artifact consumed with one conditional update, so that of two concurrent
+     * consumers exactly one wins. oidc-provider checks `consumed` and calls consume() as two
+     * steps with I/O between them; the loser surfaces here as invalid_grant
+     * (RFC 6749 §5.2) instead of a second set of tokens (RFC 9700 §4.14.2).
+     */
+    async consume(id: string): Promise<void> {
+      const now = new Date();
+      const { count } = await this.#rows.updateMany({
+        where: { id, consumedAt: null, ...notExpired(now) },
+        data: { consumedAt: now },
+      });
+      if (count === 0) throw new errors.InvalidGrant('grant request is invalid or was already used');
+    }
+
+    async destroy(id: string): Promise<void> {
+      await this.#rows.deleteMany({ where: { id } });
+    }
+
+    async revokeByGrantId(grantId: string): Promise<void> {
+      await this.#rows.deleteMany({ where: { grantId } });
+    }
+  };
+}

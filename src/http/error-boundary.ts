@@ -1,0 +1,33 @@
+// Last line of defence for our own routes (oidc-provider renders its own errors): log the
+// error with the request id, answer without internals, in the format the caller expects.
+import type { Middleware } from 'koa';
+import type { Logger } from '../logger.js';
+import { renderPage } from '../interactions/render.js';
+
+type HttpError = Error & { status?: number; expose?: boolean };
+
+export function errorBoundary(logger: Logger): Middleware {
+  return async (ctx, next) => {
+    try {
+      await next();
+    } catch (caught) {
+      const error = caught as HttpError;
+      const status = error.status && error.status >= 400 && error.status < 500 ? error.status : 500;
+      if (status === 500) logger.error({ reqId: ctx.state.requestId, err: error }, 'unhandled error');
+      const detail = status < 500 && error.expose ? error.message : undefined;
+      ctx.status = status;
+      if (ctx.accepts('html', 'json') === 'html') {
+        ctx.type = 'html';
+        ctx.body = renderPage('error', {
+          title: status === 500 ? 'Something went wrong' : 'That did not work',
+          message: detail ?? (status === 500 ? 'An unexpected error occurred. Please try again.' : 'The request could not be completed.'),
+          code: `request id ${ctx.state.requestId as string}`,
+        });
+      } else {
+        // RFC 9457 problem details for our own JSON endpoints.
+        ctx.type = 'application/problem+json';
+        ctx.body = { type: 'about:blank', title: status === 500 ? 'Internal Server Error' : 'Bad Request', status, detail, instance: ctx.state.requestId };
+      }
+    }
+  };
+}

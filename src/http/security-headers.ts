@@ -1,0 +1,98 @@
+// Baseline security headers on every response (security checklist items 8 and 20).
+import type { Context, Middleware } from 'koa';
+import type { GatehouseConfig } from '../config.js';
+
+type Directives = Map<string, string[]>;
+
+/**
+ * Our pages load one stylesheet from us and run no script of their own. The policy is set
+ * before the request is handled so that oidc-provider's auto-submitting pages (form_post
+ * responses, the logout hand-off) can add the hash of their one inline script to script-src,
+ * which is how it allows that script and nothing else (its helpers/script_src_sha.js).
+ *
+ * form-action is 'self' by default. A form whose submission ends in a redirect to a client
+ * (login, consent, logout confirmation) widens it to that one destination with
+ * allowFormTarget(): Chromium applies form-action to every redirect that follows a form
+ * submission, so 'self' alone would block the final hop to the client's redirect_uri.
+ */
+const PAGE_DIRECTIVES: ReadonlyArray<[string, string[]]> = [
+  ['default-src', ["'none'"]],
+  ['script-src', ["'none'"]],
+  ['style-src', ["'self'"]],
+  ['img-src', ["'self'", 'data:']],
+  ['form-action', ["'self'"]],
+  ['frame-ancestors', ["'none'"]],
+  ['base-uri', ["'none'"]],
+];
+
+const FORM_TARGETS = Symbol('formTargets');
+type StateWithTargets = { [FORM_TARGETS]?: Set<string> };
+
+/**
+ * The CSP source expression that lets a form on this page lead to `uri` (after redirects):
+ * its origin for http(s); its scheme for a native app's private-use scheme (RFC 8252 §7.1).
+ * CSP host sources cannot express IPv6 literals, so a [::1] loopback redirect (RFC 8252 §7.3)
+ * is allowed by scheme. Null for anything that is not a URL.
+ */
+export function formActionSource(uri: string): string | null {
+  const url = URL.parse(uri);
+  if (!url) return null;
+  if (url.protocol === 'https:' || url.protocol === 'http:') {
+    return url.hostname.startsWith('[') ? url.protocol : url.origin;
+  }
+  return /^[a-z][a-z0-9+.-]*:$/i.test(url.protocol) ? url.protocol : null;
+}
+
+/** Lets forms on the page being answered lead to `uri`, a destination already validated. */
+export function allowFormTarget(ctx: Context, uri: string): void {
+  const source = formActionSource(uri);
+  if (!source) return;
+  const state = ctx.state as StateWithTargets;
+  (state[FORM_TARGETS] ??= new Set()).add(source);
+}
+
+function parse(header: string): Directives {
+  const directives: Directives = new Map();
+  for (const part of header.split(';')) {
+    const [name, ...values] = part.trim().split(/\s+/);
+    if (name) directives.set(name.toLowerCase(), values);
+  }
+  return directives;
+}
+
+function serialize(directives: Directives): string {
+  return [...directives].map(([name, values]) => [name, ...values].join(' ')).join('; ');
+}
+
+const PAGE_CSP = serialize(new Map(PAGE_DIRECTIVES));
+
+function finalPolicy(current: string, formTargets: Set<string> | undefined): string {
+  const directives = parse(current);
+  if (formTargets?.size) directives.set('form-action', [...new Set([...(directives.get('form-action') ?? []), ...formTargets])]);
+  // 'none' next to other sources (a script hash added by oidc-provider) is ignored by browsers
+  // with a console warning; leave only the sources.
+  for (const [name, values] of directives) {
+    if (values.length > 1 && values.includes("'none'")) directives.set(name, values.filter((v) => v !== "'none'"));
+  }
+  return serialize(directives);
+}
+
+export function securityHeaders(config: GatehouseConfig): Middleware {
+  const https = config.issuer.startsWith('https:');
+  return async (ctx, next) => {
+    ctx.set('X-Content-Type-Options', 'nosniff');
+    ctx.set('Referrer-Policy', 'no-referrer');
+    ctx.set('Cross-Origin-Opener-Policy', 'same-origin');
+    ctx.set('X-Frame-Options', 'DENY');
+    if (https) ctx.set('Strict-Transport-Security', 'max-age=31536000; includeSubDomains');
+    // Set first: it stays on the error page should the handler throw (error-boundary.ts).
+    ctx.set('Content-Security-Policy', PAGE_CSP);
+    await next();
+    if (ctx.response.is('html')) {
+      const current = ctx.response.get('Content-Security-Policy') || PAGE_CSP;
+      ctx.set('Content-Security-Policy', finalPolicy(current, (ctx.state as StateWithTargets)[FORM_TARGETS]));
+    } else {
+      ctx.remove('Content-Security-Policy');
+    }
+  };
+}

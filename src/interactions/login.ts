@@ -1,0 +1,128 @@
+// The login prompt: email and password (OpenID Connect Core §3.1.2.3: the server authenticates
+// the End-User). Every failure shows the same message and keeps the typed email; the reason is
+// recorded only in the audit trail (security checklist item 15). Failed attempts are counted
+// per account (lockout, src/accounts/authenticate.ts) and per client IP address (rate limit).
+import type { Context } from 'koa';
+import { z } from 'zod';
+import { authenticate } from '../accounts/authenticate.js';
+import { EMAIL_MAX_LENGTH } from '../accounts/users.js';
+import { setRateLimitHeaders } from '../http/rate-limit.js';
+import { finishInteraction, type LoadedInteraction } from './interaction.js';
+import { readForm } from './form.js';
+import { CSRF_PAGE, sendErrorPage, sendPage } from './pages.js';
+import type { InteractionDeps } from './deps.js';
+
+export const INVALID_CREDENTIALS = 'Invalid email or password.';
+
+/** Generous bounds: the policy is enforced where passwords are set, not where they are typed. */
+const loginFormSchema = z.strictObject({
+  csrf: z.string().max(200).optional(),
+  email: z.string().max(1000).default(''),
+  password: z.string().max(1024).default(''),
+});
+
+type LoginView = { email: string; error?: string; status?: number };
+
+async function clientName(deps: InteractionDeps, clientId: string): Promise<string> {
+  const client = await deps.provider.Client.find(clientId);
+  return client?.clientName ?? clientId;
+}
+
+/** A login_hint that looks like an email pre-fills the field (OpenID Connect Core §3.1.2.1). */
+function hintedEmail(interaction: LoadedInteraction): string {
+  const hint = interaction.params.login_hint?.trim() ?? '';
+  return hint.length <= EMAIL_MAX_LENGTH && z.email().safeParse(hint).success ? hint : '';
+}
+
+export async function showLogin(ctx: Context, deps: InteractionDeps, interaction: LoadedInteraction, view: LoginView): Promise<void> {
+  const { uid } = interaction;
+  sendPage(
+    ctx,
+    'login',
+    {
+      title: 'Sign in',
+      clientName: await clientName(deps, interaction.params.client_id),
+      email: view.email,
+      error: view.error,
+      action: `/interaction/${uid}/login`,
+      abortAction: `/interaction/${uid}/abort`,
+      csrf: deps.csrf.token('login', uid),
+      abortCsrf: deps.csrf.token('abort', uid),
+    },
+    { status: view.status ?? 200, formTargets: [interaction.params.redirect_uri] },
+  );
+}
+
+export async function showLoginPrompt(ctx: Context, deps: InteractionDeps, interaction: LoadedInteraction): Promise<void> {
+  await showLogin(ctx, deps, interaction, { email: hintedEmail(interaction) });
+}
+
+export async function submitLogin(ctx: Context, deps: InteractionDeps, interaction: LoadedInteraction): Promise<void> {
+  const form = await readForm(ctx, loginFormSchema);
+  if (!deps.csrf.verify('login', interaction.uid, form.csrf)) return sendErrorPage(ctx, CSRF_PAGE);
+
+  const email = form.email.trim();
+  if (!email || !form.password) {
+    return showLogin(ctx, deps, interaction, { email, error: 'Enter your email and password.', status: 400 });
+  }
+
+  // Every attempt spends a point of the address's budget; a successful one gets it back, so
+  // only failures count. Refused attempts never reach the password check (and its cost).
+  const ipKey = ctx.ip || 'unknown';
+  const limit = await deps.loginLimiter.consume(ipKey);
+  setRateLimitHeaders(ctx, limit);
+  if (!limit.allowed) {
+    await deps.audit({
+      type: 'login.failure',
+      outcome: 'failure',
+      clientId: interaction.params.client_id,
+      ip: ctx.ip,
+      details: { reason: 'rate_limited' },
+    });
+    const minutes = Math.ceil(limit.resetSeconds / 60);
+    return showLogin(ctx, deps, interaction, {
+      email,
+      error: `Too many failed sign-in attempts from your network. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`,
+      status: 429,
+    });
+  }
+
+  const result = await authenticate(deps.prisma, deps.hasher, deps.config.lockout, { email, password: form.password });
+  if (!result.ok) {
+    await deps.audit({
+      type: 'login.failure',
+      outcome: 'failure',
+      subject: result.userId,
+      clientId: interaction.params.client_id,
+      ip: ctx.ip,
+      details: { reason: result.reason },
+    });
+    if (result.lockedNow) {
+      await deps.audit({
+        type: 'account.locked',
+        outcome: 'success',
+        subject: result.userId,
+        clientId: interaction.params.client_id,
+        ip: ctx.ip,
+        details: {
+          failed_attempts: deps.config.lockout.threshold,
+          window_seconds: deps.config.lockout.windowSeconds,
+          locked_until: result.lockedUntil?.toISOString() ?? null,
+        },
+      });
+    }
+    return showLogin(ctx, deps, interaction, { email, error: INVALID_CREDENTIALS, status: 400 });
+  }
+
+  await deps.loginLimiter.refund(ipKey);
+  await deps.audit({
+    type: 'login.success',
+    outcome: 'success',
+    subject: result.userId,
+    clientId: interaction.params.client_id,
+    ip: ctx.ip,
+    details: { method: 'password', password_rehashed: result.passwordRehashed },
+  });
+  // RFC 8176 §2: "pwd" names password authentication.
+  await finishInteraction(deps.provider, ctx, { login: { accountId: result.userId, amr: ['pwd'], remember: true } });
+}

@@ -1,0 +1,75 @@
+// RS256 signing keys: created on first start, private part sealed at rest, loaded into the
+// provider's keystore. A key is *published* (JWKS) from creation until retirement and *signs*
+// only from `activatesAt`, so relying parties' JWKS caches learn a new key before it is used.
+import type { Db } from '../db/client.js';
+import { decryptSecret, encryptSecret, type KeyEncryptionKey } from './encryption.js';
+import { generateRsaJwk, publicPart, rsaThumbprint, type RsaPrivateJwk } from './jwk.js';
+
+export const RSA_MODULUS_BITS = 2048;
+
+export type SigningKeyState = 'pending' | 'active' | 'retired';
+
+export type SigningKeyInfo = { kid: string; createdAt: Date; activatesAt: Date; retiredAt: Date | null; state: SigningKeyState };
+
+/** What oidc-provider's `jwks` option receives: private JWKs, newest active first. */
+export type ProviderJwk = RsaPrivateJwk & { kid: string; alg: 'RS256'; use?: 'sig'; key_ops?: ['verify'] };
+
+export function keyState(key: { activatesAt: Date; retiredAt: Date | null }, now: Date): SigningKeyState {
+  if (key.retiredAt && key.retiredAt <= now) return 'retired';
+  return key.activatesAt <= now ? 'active' : 'pending';
+}
+
+export async function createSigningKey(prisma: Db, kek: KeyEncryptionKey, activatesAt = new Date()): Promise<string> {
+  const jwk = await generateRsaJwk(RSA_MODULUS_BITS);
+  const kid = rsaThumbprint(jwk);
+  await prisma.signingKey.create({
+    data: {
+      kid,
+      alg: 'RS256',
+      publicJwk: publicPart(jwk, kid),
+      privateJwkEnc: encryptSecret(kek, JSON.stringify(jwk), kid),
+      activatesAt,
+    },
+  });
+  return kid;
+}
+
+export async function listSigningKeys(prisma: Db, now = new Date()): Promise<SigningKeyInfo[]> {
+  const rows = await prisma.signingKey.findMany({ orderBy: { createdAt: 'desc' } });
+  return rows.map((row) => ({
+    kid: row.kid,
+    createdAt: row.createdAt,
+    activatesAt: row.activatesAt,
+    retiredAt: row.retiredAt,
+    state: keyState(row, now),
+  }));
+}
+
+/** First start: one key that signs at once. Later starts find it and create nothing. */
+export async function ensureSigningKey(prisma: Db, kek: KeyEncryptionKey): Promise<void> {
+  const usable = await prisma.signingKey.count({ where: { retiredAt: null } });
+  if (usable === 0) await createSigningKey(prisma, kek);
+}
+
+/**
+ * The keystore for oidc-provider: every published key, decrypted. Keys not yet active carry
+ * `key_ops: ["verify"]`, which oidc-provider's key selection honours, so they never sign.
+ * The newest active key comes first because the provider signs with the first match.
+ * Throws KeyDecryptionError when the secret is wrong: keys are never silently regenerated.
+ */
+export async function loadProviderJwks(prisma: Db, kek: KeyEncryptionKey, now = new Date()): Promise<ProviderJwk[]> {
+  const rows = await prisma.signingKey.findMany({
+    where: { OR: [{ retiredAt: null }, { retiredAt: { gt: now } }] },
+    orderBy: [{ activatesAt: 'desc' }, { createdAt: 'desc' }],
+  });
+  const active = rows.filter((row) => keyState(row, now) === 'active');
+  const pending = rows.filter((row) => keyState(row, now) === 'pending');
+  return [
+    ...active.map((row): ProviderJwk => ({ ...decryptJwk(kek, row), kid: row.kid, alg: 'RS256', use: 'sig' })),
+    ...pending.map((row): ProviderJwk => ({ ...decryptJwk(kek, row), kid: row.kid, alg: 'RS256', key_ops: ['verify'] })),
+  ];
+}
+
+function decryptJwk(kek: KeyEncryptionKey, row: { kid: string; privateJwkEnc: string }): RsaPrivateJwk {
+  return JSON.parse(decryptSecret(kek, row.privateJwkEnc, row.kid)) as RsaPrivateJwk;
+}

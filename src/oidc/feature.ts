@@ -1,0 +1,12 @@
+// What every feature module of the provider configuration receives.
+import type { GatehouseConfig } from '../config.js';
+import type { AuditWriter } from '../audit/audit.js';
+import type { Db } from '../db/client.js';
+import type { Logger } from '../logger.js';
+
+export type FeatureDependencies = {
+  config: GatehouseConfig;
+  prisma: Db;
+  logger: Logger;
+  audit: AuditWriter;
+};

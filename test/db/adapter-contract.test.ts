@@ -1,0 +1,118 @@
+// oidc-provider's storage contract, run against both databases through the real adapter.
+import { randomUUID } from 'node:crypto';
+import { errors } from 'oidc-provider';
+import { openDatabase, type Database } from '../../src/db/client.js';
+import { createOidcAdapter } from '../../src/db/oidc-adapter.js';
+import { sweepExpiredArtifacts } from '../../src/db/sweeper.js';
+import { freshDatabase, PROVIDERS, type TestDatabase } from '../support/databases.js';
+
+describe.each(PROVIDERS)('oidc adapter contract on %s', (provider) => {
+  let testDb: TestDatabase;
+  let db: Database;
+  let Adapter: ReturnType<typeof createOidcAdapter>;
+
+  beforeAll(async () => {
+    testDb = await freshDatabase(provider);
+    db = await openDatabase(testDb.url);
+    Adapter = createOidcAdapter(db.prisma, async (id) => (id === 'known-client' ? { client_id: id } : undefined));
+  });
+  afterAll(async () => {
+    await db.close();
+    await testDb.drop();
+  });
+
+  test('upsert then find returns the payload; upsert again replaces it', async () => {
+    const tokens = new Adapter('AccessToken');
+    const id = randomUUID();
+    await tokens.upsert(id, { accountId: 'u1', clientId: 'c1', grantId: 'g1', scope: 'openid' }, 60);
+    expect(await tokens.find(id)).toEqual({ accountId: 'u1', clientId: 'c1', grantId: 'g1', scope: 'openid' });
+    await tokens.upsert(id, { accountId: 'u1', clientId: 'c1', grantId: 'g1', scope: 'openid email' }, 60);
+    expect(await tokens.find(id)).toMatchObject({ scope: 'openid email' });
+    expect(await tokens.find(randomUUID())).toBeUndefined();
+  });
+
+  test('expired entries are never returned, and the sweeper removes them', async () => {
+    const sessions = new Adapter('Session');
+    const id = randomUUID();
+    const uid = randomUUID();
+    await sessions.upsert(id, { uid, accountId: 'u1' }, 1);
+    expect(await sessions.findByUid!(uid)).toMatchObject({ accountId: 'u1' });
+    // Move the expiry into the past instead of sleeping.
+    await db.prisma.session.update({ where: { id }, data: { expiresAt: new Date(Date.now() - 1000) } });
+    expect(await sessions.find(id)).toBeUndefined();
+    expect(await sessions.findByUid!(uid)).toBeUndefined();
+    const removed = await sweepExpiredArtifacts(db.prisma);
+    expect(removed.Session).toBeGreaterThanOrEqual(1);
+    expect(await db.prisma.session.count({ where: { id } })).toBe(0);
+  });
+
+  test('entries without expiry stay', async () => {
+    const grants = new Adapter('Grant');
+    const id = randomUUID();
+    await grants.upsert(id, { accountId: 'u1', clientId: 'c1' }, 0);
+    expect(await grants.find(id)).toMatchObject({ accountId: 'u1' });
+  });
+
+  test('findByUserCode finds a device code by its user code', async () => {
+    const deviceCodes = new Adapter('DeviceCode');
+    const id = randomUUID();
+    const userCode = `UC${randomUUID().slice(0, 8)}`;
+    await deviceCodes.upsert(id, { userCode, clientId: 'c1', grantId: 'g-dev' }, 600);
+    expect(await deviceCodes.findByUserCode!(userCode)).toMatchObject({ userCode, clientId: 'c1' });
+    expect(await deviceCodes.findByUserCode!('NOPE')).toBeUndefined();
+  });
+
+  test('consume marks the entry consumed once; a second consume is detectable', async () => {
+    const codes = new Adapter('AuthorizationCode');
+    const id = randomUUID();
+    await codes.upsert(id, { grantId: 'g2', clientId: 'c1' }, 60);
+    await codes.consume(id);
+    const found = await codes.find(id);
+    expect(typeof found?.consumed).toBe('number');
+    await expect(codes.consume(id)).rejects.toBeInstanceOf(errors.InvalidGrant);
+  });
+
+  test('concurrent consumes of one entry: exactly one wins', async () => {
+    const refresh = new Adapter('RefreshToken');
+    const id = randomUUID();
+    await refresh.upsert(id, { grantId: 'g3', clientId: 'c1' }, 60);
+    const results = await Promise.allSettled(Array.from({ length: 10 }, () => refresh.consume(id)));
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    for (const r of results.filter((r) => r.status === 'rejected')) {
+      expect((r as PromiseRejectedResult).reason).toBeInstanceOf(errors.InvalidGrant);
+    }
+  });
+
+  test('destroy removes the entry', async () => {
+    const interactions = new Adapter('Interaction');
+    const id = randomUUID();
+    await interactions.upsert(id, { uid: id }, 60);
+    await interactions.destroy(id);
+    expect(await interactions.find(id)).toBeUndefined();
+    await expect(interactions.destroy(id)).resolves.toBeUndefined();
+  });
+
+  test('revokeByGrantId removes every entry of that grant and nothing else', async () => {
+    const refresh = new Adapter('RefreshToken');
+    const grantId = randomUUID();
+    const [a, b, other] = [randomUUID(), randomUUID(), randomUUID()];
+    await refresh.upsert(a, { grantId }, 60);
+    await refresh.upsert(b, { grantId }, 60);
+    await refresh.upsert(other, { grantId: randomUUID() }, 60);
+    await refresh.revokeByGrantId(grantId);
+    expect(await refresh.find(a)).toBeUndefined();
+    expect(await refresh.find(b)).toBeUndefined();
+    expect(await refresh.find(other)).toBeDefined();
+  });
+
+  test('clients come from the registry lookup, never from artifact tables', async () => {
+    const clients = new Adapter('Client');
+    expect(await clients.find('known-client')).toEqual({ client_id: 'known-client' });
+    expect(await clients.find('unknown')).toBeUndefined();
+    await expect(clients.upsert('x', { client_id: 'x' }, 0)).rejects.toThrow(/registry/);
+  });
+
+  test('an unknown model name is refused at construction', () => {
+    expect(() => new Adapter('Nonsense')).toThrow(/unknown model/);
+  });
+});
