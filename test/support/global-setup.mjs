@@ -1,0 +1,4 @@
+// jest loads globalSetup outside its transform, so load the TypeScript through tsx.
+import { tsImport } from 'tsx/esm/api';
+const { default: setup } = await tsImport('./global-setup.ts', import.meta.url);
+export default setup;
