@@ -1,3 +1,6 @@
 import { tsImport } from 'tsx/esm/api';
-const { default: teardown } = await tsImport('./global-teardown.ts', import.meta.url);
-export default teardown;
+
+export default async function globalTeardown() {
+  const { default: teardown } = await tsImport('./global-teardown.ts', import.meta.url);
+  await teardown();
+}
