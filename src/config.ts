@@ -72,6 +72,13 @@ const envSchema = z.object({
   // Failed sign-ins allowed per client IP address per window, across all accounts.
   LOGIN_IP_LIMIT: positiveInt(100_000).default(30),
   LOGIN_IP_WINDOW: duration(1, 86_400).default(15 * 60),
+  // Device authorization grant (RFC 8628): device code lifetime (§3.2 expires_in), the polling
+  // interval told to devices (§3.2 interval), and wrong user codes allowed per window (§5.1).
+  DEVICE_CODE_TTL: duration(1, 3600).default(600),
+  DEVICE_POLL_INTERVAL: duration(1, 60).default(5),
+  DEVICE_CODE_ENTRY_LIMIT: positiveInt(1000).default(5),
+  DEVICE_CODE_ENTRY_IP_LIMIT: positiveInt(100_000).default(20),
+  DEVICE_CODE_ENTRY_WINDOW: duration(1, 86_400).default(15 * 60),
 });
 
 export type GatehouseConfig = {
@@ -99,6 +106,12 @@ export type GatehouseConfig = {
   };
   lockout: { threshold: number; windowSeconds: number; durationSeconds: number };
   loginRateLimit: { perIp: number; windowSeconds: number };
+  device: {
+    codeTtlSeconds: number;
+    pollIntervalSeconds: number;
+    /** Wrong user codes allowed per browser session and per client IP address in one window. */
+    codeEntryLimit: { perSession: number; perIp: number; windowSeconds: number };
+  };
 };
 
 export type ConfigResult = { ok: true; config: GatehouseConfig } | { ok: false; problems: string[] };
@@ -168,6 +181,15 @@ export function parseConfig(env: Env): ConfigResult {
         durationSeconds: e.LOGIN_LOCKOUT_DURATION,
       },
       loginRateLimit: { perIp: e.LOGIN_IP_LIMIT, windowSeconds: e.LOGIN_IP_WINDOW },
+      device: {
+        codeTtlSeconds: e.DEVICE_CODE_TTL,
+        pollIntervalSeconds: e.DEVICE_POLL_INTERVAL,
+        codeEntryLimit: {
+          perSession: e.DEVICE_CODE_ENTRY_LIMIT,
+          perIp: e.DEVICE_CODE_ENTRY_IP_LIMIT,
+          windowSeconds: e.DEVICE_CODE_ENTRY_WINDOW,
+        },
+      },
     },
   };
 }

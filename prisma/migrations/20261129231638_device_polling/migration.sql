@@ -1,0 +1,3 @@
+-- AlterTable
+ALTER TABLE "DeviceCode" ADD COLUMN "lastPolledAt" DATETIME;
+ALTER TABLE "DeviceCode" ADD COLUMN "pollInterval" INTEGER;
