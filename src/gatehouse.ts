@@ -20,6 +20,7 @@ import type { FeatureDependencies } from './oidc/feature.js';
 import { installSignIn, signInConfiguration } from './oidc/sign-in.js';
 import { installRefreshTokenAudit, refreshTokenConfiguration } from './oidc/refresh-tokens.js';
 import { installServices, servicesConfiguration } from './oidc/services.js';
+import { deviceFlowConfiguration, installDeviceFlow } from './oidc/device-flow.js';
 import { clientMetadataLookup } from './clients/provider-metadata.js';
 import { createAuditWriter } from './audit/audit.js';
 
@@ -70,11 +71,12 @@ export async function createGatehouse(config: GatehouseConfig, logger: Logger): 
       jwks,
       cookieKeys,
       findClient: clientMetadataLookup(db.prisma),
-      extensions: [signInConfiguration(features), servicesConfiguration(features), refreshTokenConfiguration(features)],
+      extensions: [signInConfiguration(features), servicesConfiguration(features), refreshTokenConfiguration(features), deviceFlowConfiguration(features)],
     });
     installServices(provider, features);
     installSignIn(provider, features);
     installRefreshTokenAudit(provider, features);
+    installDeviceFlow(provider, features);
     const app = createApp({
       config,
       provider,

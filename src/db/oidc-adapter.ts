@@ -56,6 +56,14 @@ function notExpired(now: Date): Where {
   return { OR: [{ expiresAt: null }, { expiresAt: { gt: now } }] };
 }
 
+/**
+ * Models whose expired rows stay visible to find/findByUserCode until swept: oidc-provider
+ * checks their expiry itself (every lookup without `ignoreExpiration` refuses an expired
+ * payload) and must still find an expired device code to answer `expired_token`
+ * (RFC 8628 §3.5) rather than `invalid_grant`, and to tell a person the code has expired.
+ */
+export const EXPIRY_CHECKED_BY_PROVIDER: ReadonlySet<ArtifactModel> = new Set(['DeviceCode']);
+
 function toPayload(row: ArtifactRow | null): AdapterPayload | undefined {
   if (!row) return undefined;
   const payload = row.payload as AdapterPayload;
@@ -74,9 +82,11 @@ export function createOidcAdapter(prisma: Db, findClient: ClientLookup): new (na
   return class PrismaOidcAdapter implements Adapter {
     readonly #model: string;
     readonly #table: ArtifactDelegate | undefined;
+    readonly #hidesExpired: boolean;
 
     constructor(name: string) {
       this.#model = name;
+      this.#hidesExpired = !EXPIRY_CHECKED_BY_PROVIDER.has(name as ArtifactModel);
       if (name !== 'Client') {
         if (!(ARTIFACT_MODELS as readonly string[]).includes(name)) {
           throw new Error(`oidc-provider asked for storage of an unknown model: ${name}`);
@@ -103,17 +113,21 @@ export function createOidcAdapter(prisma: Db, findClient: ClientLookup): new (na
       await this.#rows.upsert({ where: { id }, create: { id, ...data }, update: data });
     }
 
+    #visible(where: Where): Where {
+      return this.#hidesExpired ? { ...where, ...notExpired(new Date()) } : where;
+    }
+
     async find(id: string): Promise<AdapterPayload | undefined> {
       if (this.#model === 'Client') return findClient(id);
-      return toPayload(await this.#rows.findFirst({ where: { id, ...notExpired(new Date()) } }));
+      return toPayload(await this.#rows.findFirst({ where: this.#visible({ id }) }));
     }
 
     async findByUid(uid: string): Promise<AdapterPayload | undefined> {
-      return toPayload(await this.#rows.findFirst({ where: { uid, ...notExpired(new Date()) } }));
+      return toPayload(await this.#rows.findFirst({ where: this.#visible({ uid }) }));
     }
 
     async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
-      return toPayload(await this.#rows.findFirst({ where: { userCode, ...notExpired(new Date()) } }));
+      return toPayload(await this.#rows.findFirst({ where: this.#visible({ userCode }) }));
     }
 
     /**

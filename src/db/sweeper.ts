@@ -1,14 +1,22 @@
 // Removes expired oidc-provider artifacts. Expired rows are already invisible to the adapter;
 // sweeping only keeps tables small. Safe to run on every instance at once (idempotent deletes).
 import type { Db } from './client.js';
-import { ARTIFACT_MODELS, artifactDelegate } from './oidc-adapter.js';
+import { ARTIFACT_MODELS, artifactDelegate, EXPIRY_CHECKED_BY_PROVIDER } from './oidc-adapter.js';
 
 export type SweepResult = Record<string, number>;
+
+/**
+ * Expired device codes are kept this long, so that a device still polling after expiry is told
+ * `expired_token` (RFC 8628 §3.5) rather than `invalid_grant`; they can no longer be used.
+ */
+export const EXPIRED_DEVICE_CODE_RETENTION_SECONDS = 3600;
 
 export async function sweepExpiredArtifacts(prisma: Db, now = new Date()): Promise<SweepResult> {
   const removed: SweepResult = {};
   for (const model of ARTIFACT_MODELS) {
-    const { count } = await artifactDelegate(prisma, model).deleteMany({ where: { expiresAt: { lt: now } } });
+    const retention = EXPIRY_CHECKED_BY_PROVIDER.has(model) ? EXPIRED_DEVICE_CODE_RETENTION_SECONDS * 1000 : 0;
+    const cutoff = new Date(now.getTime() - retention);
+    const { count } = await artifactDelegate(prisma, model).deleteMany({ where: { expiresAt: { lt: cutoff } } });
     if (count) removed[model] = count;
   }
   return removed;

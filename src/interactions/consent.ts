@@ -39,7 +39,7 @@ function requestedScopes(interaction: LoadedInteraction): string[] {
 }
 
 /** Adds what was asked for to the person's grant for this client and saves it. */
-async function grantRequested(deps: InteractionDeps, interaction: LoadedInteraction, accountId: string): Promise<string> {
+export async function grantRequested(deps: InteractionDeps, interaction: LoadedInteraction, accountId: string): Promise<string> {
   const clientId = interaction.params.client_id;
   let grant: Grant | undefined = interaction.grantId ? await deps.provider.Grant.find(interaction.grantId) : undefined;
   if (!grant || grant.accountId !== accountId || grant.clientId !== clientId) {

@@ -5,6 +5,7 @@
 //   POST /interaction/:uid/login    email + password
 //   POST /interaction/:uid/consent  allow or deny
 //   POST /interaction/:uid/abort    cancel from the login page (access_denied to the client)
+//   POST /interaction/:uid/device   approve or deny a device code (its consent step, device-confirmation.ts)
 //
 // Plain HTML forms, no script. Every POST carries a CSRF token (csrf.ts), has a size-limited
 // body validated by zod (form.ts), and ends in a 303 or a re-rendered page.
@@ -17,6 +18,7 @@ import { INTERACTION_PATH } from '../oidc/provider.js';
 import type { FeatureDependencies } from '../oidc/feature.js';
 import { showConsentPrompt, submitAbort, submitConsent } from './consent.js';
 import { createCsrf } from './csrf.js';
+import { isDeviceConfirmation, showDeviceConfirmation, submitDeviceConfirmation } from './device-confirmation.js';
 import type { InteractionDeps } from './deps.js';
 import { FormError } from './form.js';
 import { loadInteraction, type LoadedInteraction } from './interaction.js';
@@ -66,6 +68,7 @@ const showPrompt: Handler = async (ctx, deps, interaction) => {
     case 'login':
       return showLoginPrompt(ctx, deps, interaction);
     case 'consent':
+      if (isDeviceConfirmation(interaction)) return showDeviceConfirmation(ctx, deps, interaction);
       return showConsentPrompt(ctx, deps, interaction);
     default:
       deps.logger.warn({ prompt: interaction.prompt.name }, 'interaction prompt without a page');
@@ -93,5 +96,6 @@ export function interactionRoutes(provider: Provider, features: FeatureDependenc
   router.post('/:uid/login', withInteraction(deps, 'login', submitLogin));
   router.post('/:uid/consent', withInteraction(deps, 'consent', submitConsent));
   router.post('/:uid/abort', withInteraction(deps, null, submitAbort));
+  router.post('/:uid/device', withInteraction(deps, 'consent', submitDeviceConfirmation));
   return router;
 }

@@ -18,11 +18,16 @@ const PERSON_FACING: Record<string, string> = {
   invalid_target: 'The application asked for an API it is not allowed to use.',
 };
 
+/** What to tell a person about an OAuth error code, never the (technical) description. */
+export function personFacingMessage(error: string): string {
+  return PERSON_FACING[error] ?? 'The request could not be completed.';
+}
+
 export async function renderProviderError(ctx: KoaContextWithOIDC, out: ErrorOut, _error: errors.OIDCProviderError | Error): Promise<void> {
   ctx.type = 'html';
   ctx.body = renderPage('error', {
     title: 'Something went wrong',
-    message: PERSON_FACING[out.error] ?? 'The request could not be completed.',
+    message: personFacingMessage(out.error),
     code: out.error,
   });
 }

@@ -18,7 +18,7 @@ export type ProviderDependencies = {
   extensions: Partial<Configuration>[];
 };
 
-/** Later extensions win; `features` and `ttl` merge key by key so modules can each add theirs. */
+/** Later extensions win; `features`, `ttl` and `interactions` merge key by key so modules can each add theirs. */
 export function mergeConfiguration(base: Configuration, extensions: Partial<Configuration>[]): Configuration {
   return extensions.reduce<Configuration>(
     (merged, extension) => ({
@@ -26,6 +26,7 @@ export function mergeConfiguration(base: Configuration, extensions: Partial<Conf
       ...extension,
       features: { ...merged.features, ...extension.features },
       ttl: { ...merged.ttl, ...extension.ttl },
+      interactions: { ...merged.interactions, ...extension.interactions },
     }),
     base,
   );
