@@ -55,6 +55,19 @@ function clientNameOf(ctx: KoaContextWithOIDC): string | null {
   return client ? (client.clientName ?? client.clientId) : null;
 }
 
+/**
+ * The client's name also where oidc-provider failed before loading the client (a denial comes
+ * back from the confirmation step as an error of the resumed request): from the interaction.
+ */
+async function clientNameFor(ctx: KoaContextWithOIDC): Promise<string | null> {
+  const known = clientNameOf(ctx);
+  if (known) return known;
+  const clientId: unknown = ctx.oidc.entities.Interaction?.params?.client_id;
+  if (typeof clientId !== 'string') return null;
+  const client = await ctx.oidc.provider.Client.find(clientId);
+  return client ? (client.clientName ?? client.clientId) : null;
+}
+
 function sendEntryPage(ctx: KoaContextWithOIDC, view: EntryView): void {
   const secret: unknown = ctx.oidc.session?.state?.secret;
   sendPage(
@@ -120,7 +133,7 @@ export function devicePages({ audit }: FeatureDependencies) {
         case 'AlreadyUsedError':
           return sendFailure(ctx, ALREADY_USED);
         case 'AbortedError': {
-          const client = clientNameOf(ctx);
+          const client = await clientNameFor(ctx);
           return sendFailure(ctx, {
             status: 200,
             title: 'Access denied',

@@ -12,6 +12,7 @@
 // pages (src/interactions/device-pages.ts, device-confirmation.ts), a confirmation for every
 // code, the limit on wrong user codes (src/interactions/device-code-entry.ts), and polling
 // control with slow_down (device-polling.ts).
+import type { Middleware } from 'koa';
 import { interactionPolicy } from 'oidc-provider';
 import type Provider from 'oidc-provider';
 import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
@@ -84,6 +85,22 @@ export function deviceFlowConfiguration(deps: FeatureDependencies): Partial<Conf
   };
 }
 
+/**
+ * A client without the device_code grant asking for a device code: oidc-provider answers
+ * invalid_request ("… is not allowed for this client"); RFC 6749 §5.2 (which RFC 8628 §3.2
+ * refers to) names that case unauthorized_client.
+ */
+function unauthorizedClientError(): Middleware {
+  return async (ctx, next) => {
+    await next();
+    if ((ctx as KoaContextWithOIDC).oidc?.route !== 'device_authorization' || ctx.status !== 400) return;
+    const body = ctx.body as { error?: unknown; error_description?: unknown } | undefined;
+    if (body?.error === 'invalid_request' && typeof body.error_description === 'string' && body.error_description.endsWith('is not allowed for this client')) {
+      ctx.body = { ...body, error: 'unauthorized_client' };
+    }
+  };
+}
+
 /** Middleware around oidc-provider's routes: the wrong-code limit and polling control. */
 export function installDeviceFlow(provider: Provider, deps: FeatureDependencies): void {
   const { codeEntryLimit, pollIntervalSeconds } = deps.config.device;
@@ -102,4 +119,5 @@ export function installDeviceFlow(provider: Provider, deps: FeatureDependencies)
     }),
   );
   provider.use(devicePolling(deps.prisma, pollIntervalSeconds));
+  provider.use(unauthorizedClientError());
 }
