@@ -12,7 +12,7 @@
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { FeatureDependencies } from '../oidc/feature.js';
 import { personFacingMessage } from '../oidc/errors.js';
-import { displayUserCode, isWellFormedUserCode } from '../oidc/user-codes.js';
+import { displayUserCode, isWellFormedUserCode, normalizeUserCode } from '../oidc/user-codes.js';
 import { codeEntryAttempt, prefilledUserCode, USER_CODE_INPUT_MAX, waitMessage } from './device-code-entry.js';
 import { sendPage } from './pages.js';
 
@@ -47,6 +47,7 @@ const PAGE_EXPIRED: FailurePage = {
   retry: true,
 };
 
+const NO_CODE = 'Enter the code shown on your device.';
 const WRONG_CODE = 'That code is not valid. Check the code shown on your device and try again.';
 const MALFORMED_CODE = 'A code has 8 letters, like BCDF-GHJK. Check the code shown on your device and try again.';
 
@@ -124,8 +125,10 @@ export function devicePages({ audit }: FeatureDependencies) {
       const entering = ctx.oidc.route === 'code_verification';
       switch (err.name as ReRenderErrorName) {
         case 'NoCodeError':
-          return sendEntryPage(ctx, { error: 'Enter the code shown on your device.', status: 400 });
+          return sendEntryPage(ctx, { error: NO_CODE, status: 400 });
         case 'NotFoundError':
+          // Only spaces or punctuation: nothing was typed, so nothing was guessed.
+          if (entering && normalizeUserCode(typed) === '') return sendEntryPage(ctx, { error: NO_CODE, status: 400 });
           // On the way back from sign-in, the code was found before: it has been removed since.
           return entering ? wrongCode(ctx, typed) : sendFailure(ctx, PAGE_EXPIRED);
         case 'ExpiredError':

@@ -59,6 +59,15 @@ describe.each(PROVIDERS)('device authorization grant on %s', (provider) => {
     expect(discovery.grant_types_supported).toEqual(expect.arrayContaining(['urn:ietf:params:oauth:grant-type:device_code']));
   });
 
+  test('a device that keeps to the interval is never told to slow down', async () => {
+    const client = await registerDeviceClient(gh);
+    const authorization = await startDeviceAuthorization(gh, client);
+    expect(authorization.interval).toBe(1);
+    const device = new PolitePoller(gh, client, authorization.device_code, 1);
+    expect((await device.poll()).body).toMatchObject({ error: 'authorization_pending' });
+    expect((await device.poll()).body).toMatchObject({ error: 'authorization_pending' });
+  });
+
   test('a client not allowed the device_code grant gets unauthorized_client', async () => {
     const web = await registerClient(gh);
     const res = await deviceAuthorizationRequest(gh, web, { scope: 'openid' });
