@@ -58,9 +58,10 @@ function notExpired(now: Date): Where {
 
 /**
  * Models whose expired rows stay visible to find/findByUserCode until swept: oidc-provider
- * checks their expiry itself (every lookup without `ignoreExpiration` refuses an expired
- * payload) and must still find an expired device code to answer `expired_token`
- * (RFC 8628 §3.5) rather than `invalid_grant`, and to tell a person the code has expired.
+ * checks their expiry itself (its device-code lookups pass `ignoreExpiration` and then refuse
+ * an expired code; any other lookup refuses the payload once `exp` is past) and must still find
+ * an expired device code to answer `expired_token` (RFC 8628 §3.5) rather than
+ * `invalid_grant`, and to tell a person the code has expired.
  */
 export const EXPIRY_CHECKED_BY_PROVIDER: ReadonlySet<ArtifactModel> = new Set(['DeviceCode']);
 
