@@ -80,6 +80,18 @@ describe.each(PROVIDERS)('user code entry on %s', (provider: Provider) => {
       expect(inputValue(wrong.html, 'user_code')).toBe(unknown);
     });
 
+    test("a post without confirm (oidc-provider's own confirmation step) shows the entry page with the code filled in", async () => {
+      const client = await registerDeviceClient(gh);
+      const authorization = await startDeviceAuthorization(gh, client);
+      const browser = new TestBrowser(gh);
+      const entry = expectPage(await browser.get(authorization.verification_uri));
+      const { confirm: _confirm, ...withoutConfirm } = formWithAction(entry.html, '/device').fields;
+      const again = expectPage(await browser.post(`${gh.config.issuer}/device`, { ...withoutConfirm, user_code: authorization.user_code.toLowerCase() }));
+      expect(again.status).toBe(200);
+      expect(inputValue(again.html, 'user_code')).toBe(authorization.user_code);
+      expectLoginPage(await browser.submit(formWithAction(again.html, '/device'), { user_code: inputValue(again.html, 'user_code')! }));
+    });
+
     test('a form with a stale CSRF value is asked again, not counted', async () => {
       const client = await registerDeviceClient(gh);
       const authorization = await startDeviceAuthorization(gh, client);

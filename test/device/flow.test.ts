@@ -1,5 +1,7 @@
 // The device authorization grant end to end over HTTP (RFC 8628): the device's requests, the
 // person's pages (code entry, the same login page, the confirmation) and the device's tokens.
+import { decodeJwt, decodeProtectedHeader } from 'jose';
+import { createApi } from '../../src/clients/apis.js';
 import { PROVIDERS } from '../support/databases.js';
 import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import {
@@ -163,6 +165,26 @@ describe.each(PROVIDERS)('device authorization grant on %s', (provider) => {
     expect(tokens.status).toBe(200);
     expect(tokens.body).toHaveProperty('id_token');
     expect(tokens.body).not.toHaveProperty('refresh_token');
+  });
+
+  test("a device asking for an API's scopes: the confirmation names the API, the access token is for it", async () => {
+    const identifier = `https://media.example.com/${Date.now()}`;
+    await createApi(gh.db.prisma, { identifier, name: 'Media Library', scopes: ['media:read', 'media:write'] });
+    const client = await registerDeviceClient(gh, { apis: [{ identifier, scopes: ['media:read'] }], default_api: identifier });
+    const user = await registerUser(gh);
+    const authorization = await startDeviceAuthorization(gh, client, 'openid media:read');
+    const browser = new TestBrowser(gh);
+    const confirmation = await reachConfirmation(browser, authorization, user.email);
+    const text = textOf(confirmation.html);
+    expect(text).toContain('Use Media Library on your behalf');
+    expect(text).toContain('With these permissions: media:read.');
+    await decide(browser, confirmation, 'approve');
+
+    const tokens = await new PolitePoller(gh, client, authorization.device_code).poll();
+    expect(tokens.status).toBe(200);
+    const accessToken = String(tokens.body.access_token);
+    expect(decodeProtectedHeader(accessToken).typ).toBe('at+jwt');
+    expect(decodeJwt(accessToken)).toMatchObject({ aud: identifier, scope: 'media:read', sub: user.id, client_id: client.clientId });
   });
 
   test('Deny: the device gets access_denied, the person a page saying so, the audit trail device.denied', async () => {
