@@ -72,6 +72,10 @@ const envSchema = z.object({
   // Failed sign-ins allowed per client IP address per window, across all accounts.
   LOGIN_IP_LIMIT: positiveInt(100_000).default(30),
   LOGIN_IP_WINDOW: duration(1, 86_400).default(15 * 60),
+  // Signing-key rotation: a new key is published this long before it signs, so relying
+  // parties' JWKS caches learn it first; running servers re-read the key set this often.
+  KEY_ACTIVATION_DELAY: duration(0, 30 * 86_400).default(3600),
+  KEY_REFRESH_INTERVAL: duration(1, 3600).default(30),
 });
 
 export type GatehouseConfig = {
@@ -99,6 +103,7 @@ export type GatehouseConfig = {
   };
   lockout: { threshold: number; windowSeconds: number; durationSeconds: number };
   loginRateLimit: { perIp: number; windowSeconds: number };
+  keys: { activationDelaySeconds: number; refreshIntervalSeconds: number };
 };
 
 export type ConfigResult = { ok: true; config: GatehouseConfig } | { ok: false; problems: string[] };
@@ -168,6 +173,7 @@ export function parseConfig(env: Env): ConfigResult {
         durationSeconds: e.LOGIN_LOCKOUT_DURATION,
       },
       loginRateLimit: { perIp: e.LOGIN_IP_LIMIT, windowSeconds: e.LOGIN_IP_WINDOW },
+      keys: { activationDelaySeconds: e.KEY_ACTIVATION_DELAY, refreshIntervalSeconds: e.KEY_REFRESH_INTERVAL },
     },
   };
 }

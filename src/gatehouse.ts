@@ -6,7 +6,7 @@ import type Koa from 'koa';
 import type Provider from 'oidc-provider';
 import type { GatehouseConfig } from './config.js';
 import { openDatabase, isDatabaseReachable, type Database } from './db/client.js';
-import { applyMigrations, databaseTargetFromUrl, migrationStatus } from './db/migrations.js';
+import { prepareSchema, SchemaNotReadyError } from './db/prepare-schema.js';
 import { startSweeper, sweepExpiredArtifacts, type Sweeper } from './db/sweeper.js';
 import { createApp } from './http/app.js';
 import { interactionRoutes } from './interactions/routes.js';
@@ -36,25 +36,18 @@ export class StartupError extends Error {
 }
 
 /** Brings the database schema up to date (embedded SQLite) or checks it is (PostgreSQL). */
-async function prepareSchema(config: GatehouseConfig, logger: Logger): Promise<void> {
-  const target = databaseTargetFromUrl(config.database.url);
-  if (target.provider === 'sqlite') {
-    const { applied } = await applyMigrations(target, { log: (msg) => logger.info(msg) });
+async function prepareDatabaseSchema(config: GatehouseConfig, logger: Logger): Promise<void> {
+  try {
+    const applied = await prepareSchema(config.database.url, (msg) => logger.info(msg));
     if (applied.length) logger.info({ applied }, 'applied database migrations');
-    return;
-  }
-  // On PostgreSQL, schema changes are an operator's deliberate step (`npm run db:migrate`),
-  // run once per deploy rather than raced by every instance at start.
-  const status = await migrationStatus(target);
-  if (status.pending.length || status.failed.length || !status.hasMigrationsTable) {
-    throw new StartupError(
-      `the PostgreSQL schema is not up to date (${status.pending.length} pending, ${status.failed.length} failed migrations): run \`npm run db:migrate\``,
-    );
+  } catch (error) {
+    if (error instanceof SchemaNotReadyError) throw new StartupError(error.message);
+    throw error;
   }
 }
 
 export async function createGatehouse(config: GatehouseConfig, logger: Logger): Promise<Gatehouse> {
-  await prepareSchema(config, logger);
+  await prepareDatabaseSchema(config, logger);
   const db = await openDatabase(config.database.url, { onPoolError: (err) => logger.warn({ err }, 'database pool error') });
   try {
     const { secret, generated } = resolveKeyEncryptionSecret(config.keyEncryptionSecret, config.dataDir);
