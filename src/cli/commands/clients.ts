@@ -52,7 +52,7 @@ function metadataOptions(command: Command, forUpdate: boolean): Command {
     .addOption(new Option('--auth-method <method>', 'token endpoint authentication method (default: the profile\'s)').choices(AUTH_METHODS.filter((m) => m !== 'none')))
     .option('--jwks-file <file>', 'JSON Web Key Set file with the public keys for private_key_jwt')
     .option('--first-party', 'a first-party app: consent is not asked for OpenID Connect scopes')
-    .option('--default-api <identifier>', 'API that tokens are for when a request names no resource');
+    .option('--default-api <identifier>', 'API that tokens are for when a request names no resource (create: the only --api when there is one)');
 }
 
 function readJwksFile(file: string): { keys: Record<string, unknown>[] } {
@@ -159,6 +159,8 @@ Example:
     if (!flags.name) throw CliError.usage('client create: --name is required');
     if (!flags.type) throw CliError.usage(`client create: --type is required (${PROFILES.join(', ')})`);
     const input = (await metadataFromFlags(ctx.prisma, flags)) as ClientInput;
+    // One API and no --default-api: tokens requested without `resource` are for that API.
+    if (input.apis?.length === 1 && flags.defaultApi === undefined) input.default_api = input.apis[0]!.identifier;
     const created = await createClient(ctx.prisma, input);
     await ctx.audit({ type: 'client.created', outcome: 'success', clientId: created.client.client_id, details: { profile: created.client.profile } });
     return withSecret(created.client, created.clientSecret, 'generated');
