@@ -1,5 +1,5 @@
 // `seed FILE`: bring the database to match a declarative JSON file (see src/cli/seed.ts).
-import { closeSync, fchmodSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fchmodSync, openSync, readFileSync, writeSync } from 'node:fs';
 import type { Command } from 'commander';
 import { applySeed, SeedValidationError, validateSeed, type SeedChange } from '../seed.js';
 import { leaf } from '../command.js';
@@ -37,6 +37,11 @@ function writeSecretsFile(file: string, secrets: Record<string, string>): void {
   }
 }
 
+/** Creating a client, or moving it to a secret-based auth method, can produce a secret. */
+function mayGenerateSecret(change: SeedChange): boolean {
+  return change.kind === 'client' && (change.action === 'created' || Boolean(change.fields?.includes('token_endpoint_auth_method')));
+}
+
 function describe(change: SeedChange): string {
   return change.fields ? `${change.action} (${change.fields.join(', ')})` : change.action;
 }
@@ -60,6 +65,13 @@ export function registerSeedCommand(program: Command, io: Io): void {
     } catch (error) {
       if (error instanceof SeedValidationError) throw CliError.usage(`${file}: ${error.message}`);
       throw error;
+    }
+    if (flags.secretsOut && !flags.dryRun && existsSync(flags.secretsOut)) {
+      // Refuse before writing anything: a secret that cannot be delivered would be lost.
+      const plan = await applySeed(ctx.prisma, validated, { dryRun: true, audit: ctx.audit });
+      if (plan.changes.some(mayGenerateSecret)) {
+        throw CliError.failure(`--secrets-out: ${flags.secretsOut} already exists (secrets are never overwritten); nothing was changed`);
+      }
     }
     const { changes, secrets } = await applySeed(ctx.prisma, validated, { dryRun: Boolean(flags.dryRun), audit: ctx.audit });
     const changed = changes.filter((c) => c.action !== 'unchanged');
