@@ -79,6 +79,10 @@ const envSchema = z.object({
   DEVICE_CODE_ENTRY_LIMIT: positiveInt(1000).default(5),
   DEVICE_CODE_ENTRY_IP_LIMIT: positiveInt(100_000).default(20),
   DEVICE_CODE_ENTRY_WINDOW: duration(1, 86_400).default(15 * 60),
+  // Signing-key rotation: a new key is published this long before it signs, so relying
+  // parties' JWKS caches learn it first; running servers re-read the key set this often.
+  KEY_ACTIVATION_DELAY: duration(0, 30 * 86_400).default(3600),
+  KEY_REFRESH_INTERVAL: duration(1, 3600).default(30),
 });
 
 export type GatehouseConfig = {
@@ -112,6 +116,7 @@ export type GatehouseConfig = {
     /** Wrong user codes allowed per browser session and per client IP address in one window. */
     codeEntryLimit: { perSession: number; perIp: number; windowSeconds: number };
   };
+  keys: { activationDelaySeconds: number; refreshIntervalSeconds: number };
 };
 
 export type ConfigResult = { ok: true; config: GatehouseConfig } | { ok: false; problems: string[] };
@@ -190,6 +195,7 @@ export function parseConfig(env: Env): ConfigResult {
           windowSeconds: e.DEVICE_CODE_ENTRY_WINDOW,
         },
       },
+      keys: { activationDelaySeconds: e.KEY_ACTIVATION_DELAY, refreshIntervalSeconds: e.KEY_REFRESH_INTERVAL },
     },
   };
 }

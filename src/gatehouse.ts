@@ -6,30 +6,34 @@ import type Koa from 'koa';
 import type Provider from 'oidc-provider';
 import type { GatehouseConfig } from './config.js';
 import { openDatabase, isDatabaseReachable, type Database } from './db/client.js';
-import { applyMigrations, databaseTargetFromUrl, migrationStatus } from './db/migrations.js';
-import { startSweeper, sweepExpiredArtifacts, type Sweeper } from './db/sweeper.js';
+import { prepareSchema, SchemaNotReadyError } from './db/prepare-schema.js';
+import { startSweeper, sweepExpiredArtifacts } from './db/sweeper.js';
+import { signingKeySetVersion, watchSigningKeys } from './keys/key-refresh.js';
+import type { PeriodicTask } from './util/run-every.js';
 import { createApp } from './http/app.js';
 import { interactionRoutes } from './interactions/routes.js';
 import { loadCookieKeys } from './keys/cookie-keys.js';
 import { deriveKeyEncryptionKey } from './keys/encryption.js';
 import { resolveKeyEncryptionSecret } from './keys/key-encryption-secret.js';
-import { ensureSigningKey, loadProviderJwks } from './keys/signing-keys.js';
+import { ensureSigningKey, loadProviderJwks, type ProviderJwk } from './keys/signing-keys.js';
 import type { Logger } from './logger.js';
 import { createProvider } from './oidc/provider.js';
 import type { FeatureDependencies } from './oidc/feature.js';
 import { installSignIn, signInConfiguration } from './oidc/sign-in.js';
 import { installRefreshTokenAudit, refreshTokenConfiguration } from './oidc/refresh-tokens.js';
 import { installServices, servicesConfiguration } from './oidc/services.js';
-import { deviceFlowConfiguration, installDeviceFlow } from './oidc/device-flow.js';
+import { deviceCodeEntryLimiters, deviceFlowConfiguration, installDeviceFlow } from './oidc/device-flow.js';
 import { clientMetadataLookup } from './clients/provider-metadata.js';
 import { createAuditWriter } from './audit/audit.js';
 
 export type Gatehouse = {
   config: GatehouseConfig;
   db: Database;
-  provider: Provider;
+  /** The provider serving now; rebuilt when the signing keys change (src/keys/key-refresh.ts). */
+  provider: () => Provider;
   app: Koa;
-  sweeper: Sweeper;
+  /** Periodic tasks (sweeping, key refresh), stopped at shutdown. */
+  background: PeriodicTask[];
 };
 
 export class StartupError extends Error {
@@ -37,25 +41,18 @@ export class StartupError extends Error {
 }
 
 /** Brings the database schema up to date (embedded SQLite) or checks it is (PostgreSQL). */
-async function prepareSchema(config: GatehouseConfig, logger: Logger): Promise<void> {
-  const target = databaseTargetFromUrl(config.database.url);
-  if (target.provider === 'sqlite') {
-    const { applied } = await applyMigrations(target, { log: (msg) => logger.info(msg) });
+async function prepareDatabaseSchema(config: GatehouseConfig, logger: Logger): Promise<void> {
+  try {
+    const applied = await prepareSchema(config.database.url, (msg) => logger.info(msg));
     if (applied.length) logger.info({ applied }, 'applied database migrations');
-    return;
-  }
-  // On PostgreSQL, schema changes are an operator's deliberate step (`npm run db:migrate`),
-  // run once per deploy rather than raced by every instance at start.
-  const status = await migrationStatus(target);
-  if (status.pending.length || status.failed.length || !status.hasMigrationsTable) {
-    throw new StartupError(
-      `the PostgreSQL schema is not up to date (${status.pending.length} pending, ${status.failed.length} failed migrations): run \`npm run db:migrate\``,
-    );
+  } catch (error) {
+    if (error instanceof SchemaNotReadyError) throw new StartupError(error.message);
+    throw error;
   }
 }
 
 export async function createGatehouse(config: GatehouseConfig, logger: Logger): Promise<Gatehouse> {
-  await prepareSchema(config, logger);
+  await prepareDatabaseSchema(config, logger);
   const db = await openDatabase(config.database.url, { onPoolError: (err) => logger.warn({ err }, 'database pool error') });
   try {
     const { secret, generated } = resolveKeyEncryptionSecret(config.keyEncryptionSecret, config.dataDir);
@@ -65,28 +62,45 @@ export async function createGatehouse(config: GatehouseConfig, logger: Logger): 
     const [jwks, cookieKeys] = await Promise.all([loadProviderJwks(db.prisma, kek), loadCookieKeys(db.prisma, kek)]);
 
     const features: FeatureDependencies = { config, prisma: db.prisma, logger, audit: createAuditWriter(db.prisma, logger) };
-    const provider = createProvider({
-      config,
-      prisma: db.prisma,
-      jwks,
-      cookieKeys,
-      findClient: clientMetadataLookup(db.prisma),
-      extensions: [signInConfiguration(features), servicesConfiguration(features), refreshTokenConfiguration(features), deviceFlowConfiguration(features)],
-    });
-    installServices(provider, features);
-    installSignIn(provider, features);
-    installRefreshTokenAudit(provider, features);
-    installDeviceFlow(provider, features);
+    const deviceLimiters = deviceCodeEntryLimiters(config);
+    const buildProvider = (signingKeys: ProviderJwk[]): Provider => {
+      const built = createProvider({
+        config,
+        prisma: db.prisma,
+        jwks: signingKeys,
+        cookieKeys,
+        findClient: clientMetadataLookup(db.prisma),
+        extensions: [signInConfiguration(features), servicesConfiguration(features), refreshTokenConfiguration(features), deviceFlowConfiguration(features)],
+      });
+      installServices(built, features);
+      installSignIn(built, features);
+      installRefreshTokenAudit(built, features);
+      installDeviceFlow(built, features, deviceLimiters);
+      return built;
+    };
+    let provider = buildProvider(jwks);
+    const currentProvider = () => provider;
     const app = createApp({
       config,
-      provider,
+      provider: currentProvider,
       logger,
       cookieKeys,
       isReady: () => isDatabaseReachable(db),
-      routers: [interactionRoutes(provider, features)],
+      routers: [interactionRoutes(currentProvider, features)],
     });
     const sweeper = startSweeper(() => sweepExpiredArtifacts(db.prisma), config.sweepIntervalSeconds, (err) => logger.warn({ err }, 'sweep failed'));
-    return { config, db, provider, app, sweeper };
+    const keyWatcher = watchSigningKeys({
+      prisma: db.prisma,
+      initialVersion: await signingKeySetVersion(db.prisma),
+      intervalSeconds: config.keys.refreshIntervalSeconds,
+      reload: async (version) => {
+        // Requests in flight finish on the provider they started with; new ones get the new keys.
+        provider = buildProvider(await loadProviderJwks(db.prisma, kek));
+        logger.info({ keys: version }, 'signing keys changed: provider reloaded');
+      },
+      onError: (err) => logger.warn({ err }, 'signing key refresh failed'),
+    });
+    return { config, db, provider: currentProvider, app, background: [sweeper, keyWatcher] };
   } catch (error) {
     await db.close();
     throw error;
@@ -109,7 +123,7 @@ export async function listen(gatehouse: Gatehouse, logger: Logger): Promise<Runn
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
-      gatehouse.sweeper.stop();
+      for (const task of gatehouse.background) task.stop();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const timeout = setTimeout(() => {

@@ -174,6 +174,27 @@ export async function setUserDisabled(prisma: Db, userId: string, disabled: bool
   return requireUser(prisma, id);
 }
 
+const profilePatchSchema = z.strictObject({
+  name: nameSchema.nullable().optional(),
+  email_verified: z.boolean({ message: 'must be true or false' }).optional(),
+});
+export type UserProfilePatch = z.input<typeof profilePatchSchema>;
+
+/** Changes what a person's claims say (name, email_verified); the email is their login and stays. */
+export async function updateUserProfile(prisma: Db, userId: string, patch: UserProfilePatch): Promise<UserView> {
+  const id = parse(userIdSchema, userId, 'user id');
+  const changes = parse(profilePatchSchema, patch, 'user update');
+  const { count } = await prisma.user.updateMany({
+    where: { id },
+    data: {
+      ...(changes.name !== undefined ? { name: changes.name } : {}),
+      ...(changes.email_verified !== undefined ? { emailVerified: changes.email_verified } : {}),
+    },
+  });
+  if (count === 0) throw new UserError('not_found', `no user with id ${id}`);
+  return requireUser(prisma, id);
+}
+
 /** Ends a lockout now and forgets the failed attempts that led to it. */
 export async function unlockUser(prisma: Db, userId: string): Promise<UserView> {
   const id = parse(userIdSchema, userId, 'user id');

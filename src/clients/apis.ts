@@ -13,8 +13,8 @@ export { RegistryError } from './errors.js';
 /** Scope names OpenID Connect gives a meaning to; an API scope must not reuse them. */
 const RESERVED_SCOPES = new Set(['openid', 'profile', 'email', 'address', 'phone', 'offline_access']);
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost']);
-/** RFC 8141 §2: urn:<NID>:<NSS>. */
-const URN = /^urn:[A-Za-z0-9][A-Za-z0-9-]{0,30}[A-Za-z0-9]:\S+$/;
+/** urn:<NID>:<NSS> (RFC 8141 §2). A one-letter NID is accepted: RFC 8707 §2 asks only for an absolute URI (RFC 3986). */
+const URN = /^urn:[A-Za-z0-9][A-Za-z0-9-]{0,31}:\S+$/;
 
 export const DEFAULT_ACCESS_TOKEN_TTL = 900;
 export const MIN_ACCESS_TOKEN_TTL = 60;

@@ -168,12 +168,28 @@ function newClientId(): string {
   return randomBytes(16).toString('base64url');
 }
 
-export async function createClient(prisma: Db, input: ClientInput): Promise<CreatedClient> {
+/**
+ * A client_id an administrator chooses (a seed file names its clients so that apps can be
+ * configured with them). RFC 6749 Appendix A.1 allows any VSCHAR; we keep to URL-safe
+ * characters, which need no escaping in URLs or in Basic credentials (RFC 6749 §2.3.1).
+ */
+export const clientIdSchema = z
+  .string({ message: 'must be a string' })
+  .regex(/^[A-Za-z0-9._~-]{3,100}$/, 'must be 3 to 100 characters of A-Z, a-z, 0-9, ".", "_", "~" or "-"');
+
+export async function createClient(prisma: Db, input: ClientInput, options: { clientId?: string } = {}): Promise<CreatedClient> {
   const spec = parseClientInput(input);
+  if (options.clientId !== undefined) {
+    const parsedId = clientIdSchema.safeParse(options.clientId);
+    if (!parsedId.success) throw RegistryError.invalid('client_id', parsedId.error.issues.map((i) => `client_id: ${i.message}`));
+  }
   return prisma.$transaction(async (tx) => {
     const { apiIds, problems } = await resolveApis(tx, spec);
     if (problems.length) throw RegistryError.invalid('client metadata', problems);
-    const clientId = newClientId();
+    const clientId = options.clientId ?? newClientId();
+    if (options.clientId !== undefined && (await tx.client.findUnique({ where: { id: clientId }, select: { id: true } }))) {
+      throw new RegistryError('conflict', `a client with client_id ${clientId} already exists`);
+    }
     await tx.client.create({ data: { id: clientId, ...columnsOf(spec, apiIds) } });
     await writeClientApis(tx, clientId, spec, apiIds);
     const clientSecret = needsClientSecret(spec.token_endpoint_auth_method) ? await storeNewSecret(tx, clientId) : undefined;

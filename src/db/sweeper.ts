@@ -2,6 +2,7 @@
 // sweeping only keeps tables small. Safe to run on every instance at once (idempotent deletes).
 import type { Db } from './client.js';
 import { ARTIFACT_MODELS, artifactDelegate, EXPIRY_CHECKED_BY_PROVIDER } from './oidc-adapter.js';
+import { runEvery, type PeriodicTask } from '../util/run-every.js';
 
 export type SweepResult = Record<string, number>;
 
@@ -22,22 +23,9 @@ export async function sweepExpiredArtifacts(prisma: Db, now = new Date()): Promi
   return removed;
 }
 
-export type Sweeper = { stop(): void };
+export type Sweeper = PeriodicTask;
 
 /** Runs `sweep` every `intervalSeconds`; the timer never keeps the process alive. */
-export function startSweeper(
-  sweep: () => Promise<unknown>,
-  intervalSeconds: number,
-  onError: (error: unknown) => void,
-): Sweeper {
-  let running = false;
-  const timer = setInterval(() => {
-    if (running) return;
-    running = true;
-    sweep().catch(onError).finally(() => {
-      running = false;
-    });
-  }, intervalSeconds * 1000);
-  timer.unref();
-  return { stop: () => clearInterval(timer) };
+export function startSweeper(sweep: () => Promise<unknown>, intervalSeconds: number, onError: (error: unknown) => void): Sweeper {
+  return runEvery(sweep, intervalSeconds, onError);
 }

@@ -13,7 +13,8 @@ import { staticFiles } from './static-files.js';
 
 export type AppDependencies = {
   config: GatehouseConfig;
-  provider: Provider;
+  /** The provider serving now (it is rebuilt when signing keys change). */
+  provider: () => Provider;
   logger: Logger;
   cookieKeys: string[];
   isReady: () => Promise<boolean>;
@@ -37,6 +38,16 @@ export function createApp(deps: AppDependencies): Koa {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }
-  app.use(mount(new URL(deps.config.issuer).pathname, deps.provider.app));
+  const issuerPath = new URL(deps.config.issuer).pathname;
+  const mounted = new WeakMap<Provider, Koa.Middleware>();
+  app.use((ctx, next) => {
+    const provider = deps.provider();
+    let middleware = mounted.get(provider);
+    if (!middleware) {
+      middleware = mount(issuerPath, provider.app);
+      mounted.set(provider, middleware);
+    }
+    return middleware(ctx, next);
+  });
   return app;
 }

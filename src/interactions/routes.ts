@@ -76,11 +76,15 @@ const showPrompt: Handler = async (ctx, deps, interaction) => {
   }
 };
 
-export function interactionRoutes(provider: Provider, features: FeatureDependencies): Router {
+export function interactionRoutes(currentProvider: () => Provider, features: FeatureDependencies): Router {
   const { config } = features;
+  const provider = currentProvider();
   const deps: InteractionDeps = {
     ...features,
-    provider,
+    // The provider is rebuilt when signing keys change; handlers always reach the current one.
+    get provider() {
+      return currentProvider();
+    },
     // Created now so the dummy hash for unknown emails is computed at start-up.
     hasher: createPasswordHasher(),
     csrf: createCsrf(cookieKeysOf(provider)),

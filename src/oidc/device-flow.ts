@@ -17,7 +17,7 @@ import { interactionPolicy } from 'oidc-provider';
 import type Provider from 'oidc-provider';
 import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
 import { memoryRateLimiter } from '../http/rate-limit.js';
-import { codeEntryGuard } from '../interactions/device-code-entry.js';
+import { codeEntryGuard, type CodeEntryLimiters } from '../interactions/device-code-entry.js';
 import { DEVICE_CONFIRMATION, type DeviceRequest } from '../interactions/device-confirmation.js';
 import { devicePages } from '../interactions/device-pages.js';
 import { devicePolling } from './device-polling.js';
@@ -101,23 +101,21 @@ function unauthorizedClientError(): Middleware {
   };
 }
 
+/**
+ * The wrong-code budgets. Made once per process, not per provider: the provider is rebuilt when
+ * signing keys change, and a rebuild must not hand an attacker fresh budgets.
+ */
+export function deviceCodeEntryLimiters(config: FeatureDependencies['config']): CodeEntryLimiters {
+  const { codeEntryLimit } = config.device;
+  return {
+    perIp: memoryRateLimiter({ keyPrefix: 'device-code-ip', points: codeEntryLimit.perIp, durationSeconds: codeEntryLimit.windowSeconds }),
+    perSession: memoryRateLimiter({ keyPrefix: 'device-code-session', points: codeEntryLimit.perSession, durationSeconds: codeEntryLimit.windowSeconds }),
+  };
+}
+
 /** Middleware around oidc-provider's routes: the wrong-code limit and polling control. */
-export function installDeviceFlow(provider: Provider, deps: FeatureDependencies): void {
-  const { codeEntryLimit, pollIntervalSeconds } = deps.config.device;
-  provider.use(
-    codeEntryGuard({
-      provider,
-      audit: deps.audit,
-      limiters: {
-        perIp: memoryRateLimiter({ keyPrefix: 'device-code-ip', points: codeEntryLimit.perIp, durationSeconds: codeEntryLimit.windowSeconds }),
-        perSession: memoryRateLimiter({
-          keyPrefix: 'device-code-session',
-          points: codeEntryLimit.perSession,
-          durationSeconds: codeEntryLimit.windowSeconds,
-        }),
-      },
-    }),
-  );
-  provider.use(devicePolling(deps.prisma, pollIntervalSeconds));
+export function installDeviceFlow(provider: Provider, deps: FeatureDependencies, limiters: CodeEntryLimiters): void {
+  provider.use(codeEntryGuard({ provider, audit: deps.audit, limiters }));
+  provider.use(devicePolling(deps.prisma, deps.config.device.pollIntervalSeconds));
   provider.use(unauthorizedClientError());
 }

@@ -30,11 +30,11 @@ describe.each(PROVIDERS)('device code storage on %s', (provider) => {
     const { device_code: id, user_code: userCode } = await startDeviceAuthorization(gh, client);
     // Past oidc-provider's clock tolerance (15 s), which lookups without ignoreExpiration allow.
     await expire(id, 60);
-    expect(await gh.provider.DeviceCode.find(id)).toBeUndefined();
-    const late = await gh.provider.DeviceCode.find(id, { ignoreExpiration: true });
+    expect(await gh.provider().DeviceCode.find(id)).toBeUndefined();
+    const late = await gh.provider().DeviceCode.find(id, { ignoreExpiration: true });
     expect(late?.isExpired).toBe(true);
-    expect(await gh.provider.DeviceCode.findByUserCode(userCode.replace('-', ''))).toBeUndefined();
-    expect((await gh.provider.DeviceCode.findByUserCode(userCode.replace('-', ''), { ignoreExpiration: true }))?.isExpired).toBe(true);
+    expect(await gh.provider().DeviceCode.findByUserCode(userCode.replace('-', ''))).toBeUndefined();
+    expect((await gh.provider().DeviceCode.findByUserCode(userCode.replace('-', ''), { ignoreExpiration: true }))?.isExpired).toBe(true);
     // Other models stay invisible once expired.
     const sessions = new (createOidcAdapter(gh.db.prisma, async () => undefined))('Session');
     const sessionId = randomUUID();
@@ -59,7 +59,7 @@ describe.each(PROVIDERS)('device code storage on %s', (provider) => {
     const { device_code: id } = await startDeviceAuthorization(gh, client);
     const polledAt = new Date(Date.now() - 3000);
     await gh.db.prisma.deviceCode.update({ where: { id }, data: { lastPolledAt: polledAt, pollInterval: 15 } });
-    const code = await gh.provider.DeviceCode.find(id);
+    const code = await gh.provider().DeviceCode.find(id);
     expect(code).toBeDefined();
     code!.inFlight = true;
     await code!.save();

@@ -93,7 +93,7 @@ export async function auditEvents(prisma: Db, type: string, clientId: string | n
  * the real adapter: the services tests need stored tokens before the sign-in flow exists.
  */
 export async function mintUserTokens(gh: TestGatehouse, clientId: string, accountId = `acct-${randomUUID()}`) {
-  const { provider } = gh;
+  const provider = gh.provider();
   const client = await provider.Client.find(clientId);
   if (!client) throw new Error(`client ${clientId} is not loadable by the provider`);
   const grant = new provider.Grant({ accountId, clientId });

@@ -1,0 +1,224 @@
+// The declarative seed: a JSON file of APIs, clients and people that the database is brought
+// to match. Idempotent: what exists and matches is left alone, what differs is updated, what is
+// missing is created. Nothing is ever deleted, and no secret or password is ever replaced by a
+// seed run: secrets appear only for clients it creates (or whose new auth method needs one).
+import { z } from 'zod';
+import { passwordProblem } from '../accounts/passwords.js';
+import { createUser, emailSchema, getUserByEmail, setUserDisabled, updateUserProfile } from '../accounts/users.js';
+import { apiInputSchema, createApi, getApi, updateApi, type ApiPatch } from '../clients/apis.js';
+import { clientInputObject, clientInputSchema, type ClientSpec } from '../clients/metadata.js';
+import { clientIdSchema, createClient, getClient, setClientDisabled, updateClient, type ClientView } from '../clients/registry.js';
+import type { Db } from '../db/client.js';
+import { formatZodIssues } from '../util/validation.js';
+import type { AuditEvent } from '../audit/audit.js';
+
+const seedClientSchema = clientInputObject.extend({
+  client_id: clientIdSchema,
+  disabled: z.boolean({ message: 'must be true or false' }).optional(),
+});
+
+const seedUserSchema = z.strictObject({
+  email: emailSchema,
+  name: z.string({ message: 'must be a string' }).trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters').optional(),
+  email_verified: z.boolean({ message: 'must be true or false' }).optional(),
+  /** Used only when the person is created; a seed never changes an existing password. */
+  password: z.string({ message: 'must be a string' }).superRefine((password, ctx) => {
+    const problem = passwordProblem(password);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  }),
+  disabled: z.boolean({ message: 'must be true or false' }).optional(),
+});
+
+export const seedFileSchema = z.strictObject({
+  $schema: z.string().optional(),
+  apis: z.array(apiInputSchema).max(1000, 'must have at most 1000 entries').default([]),
+  clients: z.array(seedClientSchema).max(1000, 'must have at most 1000 entries').default([]),
+  users: z.array(seedUserSchema).max(10_000, 'must have at most 10000 entries').default([]),
+});
+export type SeedFile = z.output<typeof seedFileSchema>;
+
+export class SeedValidationError extends Error {
+  override name = 'SeedValidationError';
+  constructor(readonly problems: string[]) {
+    super(`the seed file is invalid:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+  }
+}
+
+function duplicatesAt<T>(items: readonly T[], key: (item: T) => string, where: string, field: string): string[] {
+  const seen = new Set<string>();
+  return items.flatMap((item, index) => {
+    const value = key(item);
+    const problem = seen.has(value) ? [`${where}[${index}].${field}: "${value}" appears earlier in the file`] : [];
+    seen.add(value);
+    return problem;
+  });
+}
+
+/**
+ * Validates the whole file before anything is written: field syntax, every client's complete
+ * metadata (profile rules, redirect URIs), duplicates, and that each API a client names is in
+ * the file or already registered. Every problem names its place: `clients[2].redirect_uris[0]`.
+ */
+export async function validateSeed(prisma: Db, raw: unknown): Promise<{ seed: SeedFile; specs: ClientSpec[] }> {
+  const parsed = seedFileSchema.safeParse(raw);
+  if (!parsed.success) throw new SeedValidationError(formatZodIssues(parsed.error));
+  const seed = parsed.data;
+  const problems: string[] = [
+    ...duplicatesAt(seed.apis, (a) => a.identifier, 'apis', 'identifier'),
+    ...duplicatesAt(seed.clients, (c) => c.client_id, 'clients', 'client_id'),
+    ...duplicatesAt(seed.users, (u) => u.email, 'users', 'email'),
+  ];
+  const fileApis = new Map(seed.apis.map((a) => [a.identifier, new Set(a.scopes)]));
+  const specs: ClientSpec[] = [];
+  for (const [index, client] of seed.clients.entries()) {
+    const { client_id: _id, disabled: _disabled, ...input } = client;
+    const resolved = clientInputSchema.safeParse(input);
+    if (!resolved.success) {
+      problems.push(...formatZodIssues(resolved.error).map((line) => `clients[${index}].${line}`));
+      continue;
+    }
+    specs.push(resolved.data);
+    for (const [apiIndex, grant] of resolved.data.apis.entries()) {
+      const scopes = fileApis.get(grant.identifier) ?? (await getApi(prisma, grant.identifier))?.scopes;
+      const at = `clients[${index}].apis[${apiIndex}]`;
+      if (!scopes) {
+        problems.push(`${at}.identifier: no API "${grant.identifier}" in this file or already registered`);
+        continue;
+      }
+      const offered = new Set(scopes);
+      grant.scopes.forEach((scope, scopeIndex) => {
+        if (!offered.has(scope)) problems.push(`${at}.scopes[${scopeIndex}]: "${scope}" is not a scope of API ${grant.identifier}`);
+      });
+    }
+  }
+  if (problems.length) throw new SeedValidationError(problems);
+  return { seed, specs };
+}
+
+export type SeedChange = { kind: 'api' | 'client' | 'user'; id: string; action: 'created' | 'updated' | 'unchanged'; fields?: string[] };
+export type SeedResult = { changes: SeedChange[]; secrets: Record<string, string> };
+
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+/** Registry view -> the spec fields a seed entry controls, in the spec's own shape. */
+function specOfView(view: ClientView): Omit<ClientSpec, 'type' | 'application_type' | 'response_types'> {
+  return {
+    name: view.client_name,
+    profile: view.profile,
+    grant_types: view.grant_types,
+    redirect_uris: view.redirect_uris,
+    post_logout_redirect_uris: view.post_logout_redirect_uris,
+    cors_origins: view.cors_origins,
+    apis: view.apis,
+    scope: view.scope,
+    token_endpoint_auth_method: view.token_endpoint_auth_method,
+    jwks: view.jwks,
+    first_party: view.first_party,
+    default_api: view.default_api,
+  };
+}
+
+function changedClientFields(spec: ClientSpec, view: ClientView): string[] {
+  const current = specOfView(view);
+  const wanted = { ...spec, apis: [...spec.apis].sort((a, b) => a.identifier.localeCompare(b.identifier)) };
+  return (Object.keys(current) as (keyof typeof current)[]).filter((field) => !same(wanted[field], current[field]));
+}
+
+/**
+ * Brings the database to match a validated seed: APIs first (clients name them), then clients,
+ * then people. `dryRun` reports what would change and writes nothing.
+ */
+export async function applySeed(
+  prisma: Db,
+  { seed, specs }: { seed: SeedFile; specs: ClientSpec[] },
+  options: { dryRun: boolean; audit: (event: AuditEvent) => Promise<void> },
+): Promise<SeedResult> {
+  const changes: SeedChange[] = [];
+  const secrets: Record<string, string> = {};
+  const write = !options.dryRun;
+
+  for (const api of seed.apis) {
+    const current = await getApi(prisma, api.identifier);
+    if (!current) {
+      if (write) {
+        await createApi(prisma, api);
+        await options.audit({ type: 'api.created', outcome: 'success', details: { identifier: api.identifier, source: 'seed' } });
+      }
+      changes.push({ kind: 'api', id: api.identifier, action: 'created' });
+      continue;
+    }
+    const patch: ApiPatch = {};
+    if (api.name !== current.name) patch.name = api.name;
+    if (!same(api.scopes, current.scopes)) patch.scopes = api.scopes;
+    if (api.access_token_ttl !== undefined && api.access_token_ttl !== current.access_token_ttl) patch.access_token_ttl = api.access_token_ttl;
+    const fields = Object.keys(patch);
+    if (fields.length && write) {
+      await updateApi(prisma, api.identifier, patch);
+      await options.audit({ type: 'api.updated', outcome: 'success', details: { identifier: api.identifier, fields, source: 'seed' } });
+    }
+    changes.push({ kind: 'api', id: api.identifier, action: fields.length ? 'updated' : 'unchanged', ...(fields.length ? { fields } : {}) });
+  }
+
+  for (const [index, client] of seed.clients.entries()) {
+    const spec = specs[index]!;
+    const { client_id: clientId, disabled, ...input } = client;
+    const current = await getClient(prisma, clientId);
+    if (!current) {
+      if (write) {
+        const created = await createClient(prisma, input, { clientId });
+        if (created.clientSecret) secrets[clientId] = created.clientSecret;
+        if (disabled) await setClientDisabled(prisma, clientId, true);
+        await options.audit({ type: 'client.created', outcome: 'success', clientId, details: { profile: spec.profile, source: 'seed' } });
+      }
+      changes.push({ kind: 'client', id: clientId, action: 'created' });
+      continue;
+    }
+    const fields = changedClientFields(spec, current);
+    if (disabled !== undefined && disabled !== current.disabled) fields.push('disabled');
+    if (fields.length && write) {
+      const metadataChanged = fields.some((f) => f !== 'disabled');
+      if (metadataChanged) {
+        const { type: _t, application_type: _a, response_types: _r, ...patch } = spec;
+        const updated = await updateClient(prisma, clientId, patch);
+        if (updated.clientSecret) secrets[clientId] = updated.clientSecret;
+      }
+      if (fields.includes('disabled')) await setClientDisabled(prisma, clientId, Boolean(disabled));
+      await options.audit({ type: 'client.updated', outcome: 'success', clientId, details: { fields, source: 'seed' } });
+    }
+    changes.push({ kind: 'client', id: clientId, action: fields.length ? 'updated' : 'unchanged', ...(fields.length ? { fields } : {}) });
+  }
+
+  for (const person of seed.users) {
+    const current = await getUserByEmail(prisma, person.email);
+    if (!current) {
+      if (write) {
+        const created = await createUser(prisma, {
+          email: person.email,
+          password: person.password,
+          ...(person.name !== undefined ? { name: person.name } : {}),
+          ...(person.email_verified !== undefined ? { email_verified: person.email_verified } : {}),
+        });
+        if (person.disabled) await setUserDisabled(prisma, created.id, true);
+        await options.audit({ type: 'user.created', outcome: 'success', subject: created.id, details: { source: 'seed' } });
+      }
+      changes.push({ kind: 'user', id: person.email, action: 'created' });
+      continue;
+    }
+    const fields: string[] = [];
+    if (person.name !== undefined && person.name !== current.name) fields.push('name');
+    if (person.email_verified !== undefined && person.email_verified !== current.email_verified) fields.push('email_verified');
+    if (person.disabled !== undefined && person.disabled !== current.disabled) fields.push('disabled');
+    if (fields.length && write) {
+      if (fields.includes('name') || fields.includes('email_verified')) {
+        await updateUserProfile(prisma, current.id, {
+          ...(fields.includes('name') ? { name: person.name ?? null } : {}),
+          ...(fields.includes('email_verified') ? { email_verified: Boolean(person.email_verified) } : {}),
+        });
+      }
+      if (fields.includes('disabled')) await setUserDisabled(prisma, current.id, Boolean(person.disabled));
+      await options.audit({ type: 'user.updated', outcome: 'success', subject: current.id, details: { fields, source: 'seed' } });
+    }
+    changes.push({ kind: 'user', id: person.email, action: fields.length ? 'updated' : 'unchanged', ...(fields.length ? { fields } : {}) });
+  }
+  return { changes, secrets };
+}
