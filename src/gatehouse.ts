@@ -64,13 +64,14 @@ export async function createGatehouse(config: GatehouseConfig, logger: Logger): 
     const [jwks, cookieKeys] = await Promise.all([loadProviderJwks(db.prisma, kek), loadCookieKeys(db.prisma, kek)]);
 
     const features: FeatureDependencies = { config, prisma: db.prisma, logger, audit: createAuditWriter(db.prisma, logger) };
+    const signIn = signInConfiguration(features);
     const provider = createProvider({
       config,
       prisma: db.prisma,
       jwks,
       cookieKeys,
       findClient: clientMetadataLookup(db.prisma),
-      extensions: [signInConfiguration(features), servicesConfiguration(features), refreshTokenConfiguration(features)],
+      extensions: [signIn, servicesConfiguration(features), refreshTokenConfiguration(features, signIn)],
     });
     installServices(provider, features);
     installSignIn(provider, features);
