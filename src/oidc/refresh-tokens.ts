@@ -28,6 +28,8 @@ const REUSE_REVOKED = 'refresh token already used';
 /** Ours, when it comes back within the grace window: refused, grant kept. */
 const REUSE_WITHIN_GRACE = 'refresh token already used (second use within the reuse grace window)';
 const PAST_ABSOLUTE_LIFETIME = 'refresh token is past its absolute lifetime';
+/** oidc-provider's error_detail when findAccount finds no one: the person is disabled or deleted. */
+const ACCOUNT_REFUSED = 'refresh token invalid (referenced account not found)';
 
 /** What each kind of reuse did, for the audit trail. */
 const REUSE_ACTIONS: Record<string, string> = {
@@ -117,16 +119,18 @@ export function refreshTokenConfiguration({ config }: FeatureDependencies, accou
 export function installRefreshTokenAudit(provider: Provider, { audit, logger }: FeatureDependencies): void {
   provider.on('grant.error', (ctx: KoaContextWithOIDC, error: errors.OIDCProviderError) => {
     if (ctx.oidc.params?.grant_type !== 'refresh_token') return;
-    const action = REUSE_ACTIONS[String(error.error_detail ?? '')];
-    if (!action) return;
+    const detail = String(error.error_detail ?? '');
+    const action = REUSE_ACTIONS[detail];
+    if (!action && detail !== ACCOUNT_REFUSED) return;
     const token = ctx.oidc.entities.RefreshToken;
     audit({
-      type: 'refresh.reuse_detected',
+      // A disabled (or deleted) person's app still refreshing is worth a row too.
+      type: action ? 'refresh.reuse_detected' : 'refresh.account_refused',
       outcome: 'failure',
       subject: token?.accountId ?? null,
       clientId: ctx.oidc.client?.clientId ?? null,
       ip: ctx.ip,
-      details: { grantId: token?.grantId ?? null, action },
+      details: action ? { grantId: token?.grantId ?? null, action } : { grantId: token?.grantId ?? null, reason: 'user disabled or deleted' },
     }).catch((err: unknown) => logger.error({ err }, 'audit failed'));
   });
 }
