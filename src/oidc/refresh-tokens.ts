@@ -71,6 +71,8 @@ export function refreshRefusal(
   now = epochSeconds(),
 ): string | null {
   if (now - chainStart(token) >= policy.absoluteSeconds) return PAST_ABSOLUTE_LIFETIME;
+  // `consumed` is whole epoch seconds (the adapter's consumedAt), so the window is at least
+  // grace - 1 and at most grace seconds long.
   const consumedAt = token.consumed;
   if (typeof consumedAt === 'number' && now - consumedAt < policy.reuseGraceSeconds) return REUSE_WITHIN_GRACE;
   return null;
