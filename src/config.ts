@@ -63,8 +63,11 @@ const envSchema = z.object({
   AUTHORIZATION_CODE_TTL: duration(10, 600).default(60),
   ID_TOKEN_TTL: duration(60, 86_400).default(3600),
   ACCESS_TOKEN_TTL: duration(60, 86_400).default(3600),
-  REFRESH_TOKEN_IDLE_TTL: duration(60, 365 * 86_400).default(14 * 86_400),
-  REFRESH_TOKEN_ABSOLUTE_TTL: duration(60, 365 * 86_400).default(30 * 86_400),
+  REFRESH_TOKEN_IDLE_TTL: duration(1, 365 * 86_400).default(14 * 86_400),
+  REFRESH_TOKEN_ABSOLUTE_TTL: duration(1, 365 * 86_400).default(30 * 86_400),
+  // How long a rotated refresh token's second use counts as the same client racing itself
+  // (refused, grant kept) rather than replay (grant revoked); 0 is strict. src/oidc/refresh-tokens.ts.
+  REFRESH_TOKEN_REUSE_GRACE: duration(0, 60).default(5),
   // Brute-force protection for sign-in.
   LOGIN_LOCKOUT_THRESHOLD: positiveInt(100).default(5),
   LOGIN_LOCKOUT_WINDOW: duration(1, 86_400).default(15 * 60),
@@ -107,6 +110,7 @@ export type GatehouseConfig = {
     accessToken: number;
     refreshTokenIdle: number;
     refreshTokenAbsolute: number;
+    refreshTokenReuseGrace: number;
   };
   lockout: { threshold: number; windowSeconds: number; durationSeconds: number };
   loginRateLimit: { perIp: number; windowSeconds: number };
@@ -179,6 +183,7 @@ export function parseConfig(env: Env): ConfigResult {
         accessToken: e.ACCESS_TOKEN_TTL,
         refreshTokenIdle: e.REFRESH_TOKEN_IDLE_TTL,
         refreshTokenAbsolute: e.REFRESH_TOKEN_ABSOLUTE_TTL,
+        refreshTokenReuseGrace: e.REFRESH_TOKEN_REUSE_GRACE,
       },
       lockout: {
         threshold: e.LOGIN_LOCKOUT_THRESHOLD,

@@ -63,6 +63,7 @@ export async function createGatehouse(config: GatehouseConfig, logger: Logger): 
 
     const features: FeatureDependencies = { config, prisma: db.prisma, logger, audit: createAuditWriter(db.prisma, logger) };
     const deviceLimiters = deviceCodeEntryLimiters(config);
+    const signIn = signInConfiguration(features);
     const buildProvider = (signingKeys: ProviderJwk[]): Provider => {
       const built = createProvider({
         config,
@@ -70,7 +71,7 @@ export async function createGatehouse(config: GatehouseConfig, logger: Logger): 
         jwks: signingKeys,
         cookieKeys,
         findClient: clientMetadataLookup(db.prisma),
-        extensions: [signInConfiguration(features), servicesConfiguration(features), refreshTokenConfiguration(features), deviceFlowConfiguration(features)],
+        extensions: [signIn, servicesConfiguration(features), refreshTokenConfiguration(features, signIn), deviceFlowConfiguration(features)],
       });
       installServices(built, features);
       installSignIn(built, features);

@@ -15,6 +15,7 @@ export type AuditEventType =
   | 'token.issued'
   | 'client.auth_failed'
   | 'refresh.reuse_detected'
+  | 'refresh.account_refused'
   | 'device.code_invalid'
   | 'device.approved'
   | 'device.denied'

@@ -74,6 +74,9 @@ function toPayload(row: ArtifactRow | null): AdapterPayload | undefined {
 
 export type ClientLookup = (clientId: string) => Promise<AdapterPayload | undefined>;
 
+/** error_detail of a consume() that lost: another request consumed (or revoked) the row first. */
+export const CONSUME_LOST = 'already consumed, revoked or expired (lost to a concurrent request)';
+
 /**
  * Builds the adapter class oidc-provider constructs once per model name. Clients are not
  * artifacts: they come from our registry through `findClient`, and are never written here
@@ -143,7 +146,7 @@ export function createOidcAdapter(prisma: Db, findClient: ClientLookup): new (na
         where: { id, consumedAt: null, ...notExpired(now) },
         data: { consumedAt: now },
       });
-      if (count === 0) throw new errors.InvalidGrant('grant request is invalid or was already used');
+      if (count === 0) throw new errors.InvalidGrant(CONSUME_LOST);
     }
 
     async destroy(id: string): Promise<void> {

@@ -1,17 +1,37 @@
-// A person's grants (one per client they signed in to with consent), for the admin CLI:
+// A person's grants (one per sign-in session and client they consented to), for the admin CLI:
 // listing with last use, and revocation of everything a grant issued.
+//
+// Revoking deletes the grant row with its tokens in one transaction. A refresh racing the
+// revocation may still write a token after it, but that token is dead: oidc-provider looks the
+// grant up at the token, userinfo and introspection endpoints and refuses tokens whose grant is
+// gone (invalid_grant / invalid_token / inactive).
+import { z } from 'zod';
+import { UserError } from '../accounts/users.js';
 import type { Db } from '../db/client.js';
+import { formatZodIssues } from '../util/validation.js';
 
 export type UserGrant = { grantId: string; clientId: string; createdAt: Date; lastUsedAt: Date; expiresAt: Date | null };
 
+const accountIdSchema = z.string({ message: 'must be a string' }).min(1, 'must not be empty').max(200, 'must be at most 200 characters');
+
+function parseId(value: unknown, what: string): string {
+  const parsed = accountIdSchema.safeParse(value);
+  if (!parsed.success) throw new UserError('invalid', `invalid ${what}`, formatZodIssues(parsed.error));
+  return parsed.data;
+}
+
+/** The person's unexpired grants, oldest first, each with when it was last used to mint a token. */
 export async function listUserGrants(prisma: Db, accountId: string): Promise<UserGrant[]> {
+  const account = parseId(accountId, 'user id');
   const now = new Date();
   const grants = await prisma.grant.findMany({
-    where: { accountId, OR: [{ expiresAt: null }, { expiresAt: { gt: now } }] },
-    orderBy: { createdAt: 'asc' },
+    where: { accountId: account, OR: [{ expiresAt: null }, { expiresAt: { gt: now } }] },
+    orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
   });
   if (grants.length === 0) return [];
-  // Every use of a grant mints a token, so the newest token row is its last use.
+  // Every use of a grant (code exchange, refresh) mints a token row, so the newest one is its
+  // last use. JWT access tokens are not stored, but each refresh that mints one rotates the
+  // refresh token, which is.
   const ids = grants.map((g) => g.id);
   const [refresh, access] = await Promise.all([
     prisma.refreshToken.groupBy({ by: ['grantId'], where: { grantId: { in: ids } }, _max: { createdAt: true } }),
@@ -31,9 +51,14 @@ export async function listUserGrants(prisma: Db, accountId: string): Promise<Use
   }));
 }
 
-/** Revokes a person's grants (all, or one client's) and every token they issued. */
+/**
+ * Revokes a person's grants (all, or one client's) and every token they issued; returns how
+ * many grants were revoked. An empty client id is refused rather than read as "all clients".
+ */
 export async function revokeUserGrants(prisma: Db, accountId: string, clientId?: string): Promise<number> {
-  const grants = await prisma.grant.findMany({ where: { accountId, ...(clientId ? { clientId } : {}) }, select: { id: true } });
+  const account = parseId(accountId, 'user id');
+  const client = clientId === undefined ? undefined : parseId(clientId, 'client id');
+  const grants = await prisma.grant.findMany({ where: { accountId: account, ...(client !== undefined ? { clientId: client } : {}) }, select: { id: true } });
   const grantIds = grants.map((g) => g.id);
   if (grantIds.length === 0) return 0;
   const ofGrants = { where: { grantId: { in: grantIds } } };
