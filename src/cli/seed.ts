@@ -29,13 +29,35 @@ const seedUserSchema = z.strictObject({
   disabled: z.boolean({ message: 'must be true or false' }).optional(),
 });
 
-export const seedFileSchema = z.strictObject({
+/** The file's outline; entries are checked one by one so that every problem is reported. */
+const seedOutlineSchema = z.strictObject({
   $schema: z.string().optional(),
-  apis: z.array(apiInputSchema).max(1000, 'must have at most 1000 entries').default([]),
-  clients: z.array(seedClientSchema).max(1000, 'must have at most 1000 entries').default([]),
-  users: z.array(seedUserSchema).max(10_000, 'must have at most 10000 entries').default([]),
+  apis: z.array(z.unknown()).max(1000, 'must have at most 1000 entries').default([]),
+  clients: z.array(z.unknown()).max(1000, 'must have at most 1000 entries').default([]),
+  users: z.array(z.unknown()).max(10_000, 'must have at most 10000 entries').default([]),
 });
-export type SeedFile = z.output<typeof seedFileSchema>;
+
+export type SeedFile = {
+  apis: z.output<typeof apiInputSchema>[];
+  clients: z.output<typeof seedClientSchema>[];
+  users: z.output<typeof seedUserSchema>[];
+};
+
+/** Zod problems of one entry, placed in the file: `clients[2].redirect_uris[0]: ...`. */
+function placed(at: string, error: z.ZodError): string[] {
+  return formatZodIssues(error).map((line) => (line.startsWith('(input)') ? `${at}${line.slice('(input)'.length)}` : `${at}.${line}`));
+}
+
+/** Parses each entry of a section; problems are prefixed with the entry's place in the file. */
+function parseEntries<S extends z.ZodType>(section: string, entries: unknown[], schema: S, problems: string[]): z.output<S>[] {
+  const parsed: z.output<S>[] = [];
+  entries.forEach((entry, index) => {
+    const result = schema.safeParse(entry);
+    if (result.success) parsed.push(result.data);
+    else problems.push(...placed(`${section}[${index}]`, result.error));
+  });
+  return parsed;
+}
 
 export class SeedValidationError extends Error {
   override name = 'SeedValidationError';
@@ -60,24 +82,36 @@ function duplicatesAt<T>(items: readonly T[], key: (item: T) => string, where: s
  * the file or already registered. Every problem names its place: `clients[2].redirect_uris[0]`.
  */
 export async function validateSeed(prisma: Db, raw: unknown): Promise<{ seed: SeedFile; specs: ClientSpec[] }> {
-  const parsed = seedFileSchema.safeParse(raw);
-  if (!parsed.success) throw new SeedValidationError(formatZodIssues(parsed.error));
-  const seed = parsed.data;
-  const problems: string[] = [
+  const outline = seedOutlineSchema.safeParse(raw);
+  if (!outline.success) throw new SeedValidationError(formatZodIssues(outline.error));
+  const problems: string[] = [];
+  const seed: SeedFile = {
+    apis: parseEntries('apis', outline.data.apis, apiInputSchema, problems),
+    clients: [],
+    users: parseEntries('users', outline.data.users, seedUserSchema, problems),
+  };
+  problems.push(
     ...duplicatesAt(seed.apis, (a) => a.identifier, 'apis', 'identifier'),
-    ...duplicatesAt(seed.clients, (c) => c.client_id, 'clients', 'client_id'),
     ...duplicatesAt(seed.users, (u) => u.email, 'users', 'email'),
-  ];
+  );
   const fileApis = new Map(seed.apis.map((a) => [a.identifier, new Set(a.scopes)]));
+  const seenClientIds = new Set<string>();
   const specs: ClientSpec[] = [];
-  for (const [index, client] of seed.clients.entries()) {
-    const { client_id: _id, disabled: _disabled, ...input } = client;
-    const resolved = clientInputSchema.safeParse(input);
-    if (!resolved.success) {
-      problems.push(...formatZodIssues(resolved.error).map((line) => `clients[${index}].${line}`));
+  for (const [index, entry] of outline.data.clients.entries()) {
+    const parsed = seedClientSchema.safeParse(entry);
+    if (!parsed.success) {
+      problems.push(...placed(`clients[${index}]`, parsed.error));
       continue;
     }
-    specs.push(resolved.data);
+    const { client_id: clientId, disabled: _disabled, ...input } = parsed.data;
+    if (seenClientIds.has(clientId)) problems.push(`clients[${index}].client_id: "${clientId}" appears earlier in the file`);
+    seenClientIds.add(clientId);
+    // The complete metadata: profile rules, redirect URIs, consistency between fields.
+    const resolved = clientInputSchema.safeParse(input);
+    if (!resolved.success) {
+      problems.push(...placed(`clients[${index}]`, resolved.error));
+      continue;
+    }
     for (const [apiIndex, grant] of resolved.data.apis.entries()) {
       const scopes = fileApis.get(grant.identifier) ?? (await getApi(prisma, grant.identifier))?.scopes;
       const at = `clients[${index}].apis[${apiIndex}]`;
@@ -90,6 +124,8 @@ export async function validateSeed(prisma: Db, raw: unknown): Promise<{ seed: Se
         if (!offered.has(scope)) problems.push(`${at}.scopes[${scopeIndex}]: "${scope}" is not a scope of API ${grant.identifier}`);
       });
     }
+    seed.clients.push(parsed.data);
+    specs.push(resolved.data);
   }
   if (problems.length) throw new SeedValidationError(problems);
   return { seed, specs };

@@ -1,9 +1,12 @@
 // `gatehouse client ...` and `gatehouse api ...` as a subprocess, on SQLite and PostgreSQL.
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { cliFor, type Cli } from '../support/cli.js';
 import { freshDatabase, PROVIDERS, type TestDatabase } from '../support/databases.js';
 import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import { basicAuth, endpoints, postForm } from '../services/helpers.js';
+
+// Each CLI command is a process start (about a second; more on a loaded machine).
+jest.setTimeout(300_000);
 
 type ClientJson = { client_id: string; client_secret?: string; client_name: string; profile: string; type: string; grant_types: string[]; apis: { identifier: string; scopes: string[] }[]; disabled: boolean; default_api: string | null; redirect_uris: string[]; client_secrets: unknown[] };
 

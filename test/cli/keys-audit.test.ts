@@ -1,11 +1,14 @@
 // `gatehouse keys ...` against a running server (rotation reaches it without a restart) and
 // `gatehouse audit tail`.
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { decodeProtectedHeader } from 'jose';
 import { cliFor, type Cli } from '../support/cli.js';
 import { freshDatabase, PROVIDERS, type TestDatabase } from '../support/databases.js';
 import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import { basicAuth, endpoints, postForm } from '../services/helpers.js';
+
+// Each CLI command is a process start (about a second; more on a loaded machine).
+jest.setTimeout(300_000);
 
 type KeyJson = { kid: string; state: string; activates_at: string };
 

@@ -2,12 +2,15 @@
 // web client using only the CLI (seed + user create) and the running server.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { cliFor, type Cli } from '../support/cli.js';
 import { freshDatabase, type TestDatabase } from '../support/databases.js';
 import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
-import { authorizeAndSignIn, exchangeCode, PASSWORD, TestBrowser, verifyIdToken } from '../support/signin.js';
+import { authorizeAndSignIn, exchangeCode, PASSWORD, TestBrowser, userinfo, verifyIdToken } from '../support/signin.js';
 import { basicAuth, endpoints, postForm } from '../services/helpers.js';
+
+// Each CLI command is a process start (about a second; more on a loaded machine).
+jest.setTimeout(300_000);
 
 const EXAMPLE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../prisma/seed.example.json');
 
@@ -37,7 +40,9 @@ describe('quick start through the CLI (sqlite)', () => {
     const tokens = await exchangeCode(gh, web, callback.code!, verifier);
     expect(tokens.status).toBe(200);
     const claims = await verifyIdToken(gh, String(tokens.body.id_token), 'example-web');
-    expect(claims).toMatchObject({ nonce, name: 'You', email: 'you@example.com' });
+    expect(claims).toMatchObject({ nonce, aud: 'example-web' });
+    const info = await userinfo(gh, String(tokens.body.access_token));
+    expect(info.body).toMatchObject({ sub: claims.sub, name: 'You', email: 'you@example.com' });
 
     const service = await postForm(endpoints(gh).token, { grant_type: 'client_credentials', scope: 'orders:read' }, { authorization: basicAuth('example-service', seeded.client_secrets['example-service']!) });
     expect(service.status).toBe(200);

@@ -3,10 +3,13 @@
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { cliFor, type Cli } from '../support/cli.js';
 import { freshDatabase, PROVIDERS, type TestDatabase } from '../support/databases.js';
 import { PASSWORD } from '../support/signin.js';
+
+// Each CLI command is a process start (about a second; more on a loaded machine).
+jest.setTimeout(300_000);
 
 const EXAMPLE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../prisma/seed.example.json');
 

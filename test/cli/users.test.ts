@@ -1,9 +1,12 @@
 // `gatehouse user ...` as a subprocess: passwords from stdin, errors, sessions and revocation.
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { cliFor, type Cli } from '../support/cli.js';
 import { freshDatabase, PROVIDERS, type TestDatabase } from '../support/databases.js';
 import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import { authorizationUrl, authorizeAndSignIn, exchangeCode, expectPage, PASSWORD, pkcePair, randomToken, registerClient, signIn, TestBrowser } from '../support/signin.js';
+
+// Each CLI command is a process start (about a second; more on a loaded machine).
+jest.setTimeout(300_000);
 
 type UserJson = { id: string; email: string; name: string | null; disabled: boolean; locked_until: string | null; email_verified: boolean };
 
