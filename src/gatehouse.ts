@@ -6,7 +6,7 @@ import type Koa from 'koa';
 import type Provider from 'oidc-provider';
 import type { GatehouseConfig } from './config.js';
 import { openDatabase, isDatabaseReachable, type Database } from './db/client.js';
-import { prepareSchema, SchemaNotReadyError } from './db/prepare-schema.js';
+import { prepareSchema, schemaIsCurrent, SchemaNotReadyError } from './db/prepare-schema.js';
 import { startSweeper, sweepExpiredArtifacts } from './db/sweeper.js';
 import { signingKeySetVersion, watchSigningKeys } from './keys/key-refresh.js';
 import type { PeriodicTask } from './util/run-every.js';
@@ -41,7 +41,8 @@ export class StartupError extends Error {
 }
 
 /** Brings the database schema up to date (embedded SQLite) or checks it is (PostgreSQL). */
-async function prepareDatabaseSchema(config: GatehouseConfig, logger: Logger): Promise<void> {
+async function prepareDatabaseSchema(config: GatehouseConfig, db: Database, logger: Logger): Promise<void> {
+  if (await schemaIsCurrent(db)) return;
   try {
     const applied = await prepareSchema(config.database.url, (msg) => logger.info(msg));
     if (applied.length) logger.info({ applied }, 'applied database migrations');
@@ -52,9 +53,9 @@ async function prepareDatabaseSchema(config: GatehouseConfig, logger: Logger): P
 }
 
 export async function createGatehouse(config: GatehouseConfig, logger: Logger): Promise<Gatehouse> {
-  await prepareDatabaseSchema(config, logger);
   const db = await openDatabase(config.database.url, { onPoolError: (err) => logger.warn({ err }, 'database pool error') });
   try {
+    await prepareDatabaseSchema(config, db, logger);
     const { secret, generated } = resolveKeyEncryptionSecret(config.keyEncryptionSecret, config.dataDir);
     if (generated) logger.warn({ dataDir: config.dataDir }, 'generated a key-encryption secret in the data directory (embedded mode only)');
     const kek = deriveKeyEncryptionKey(secret);

@@ -3,10 +3,7 @@
 // client (src/db/generated/{sqlite,postgresql}); both come from identical models.
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
-import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient as SqliteClient } from './generated/sqlite/client.js';
-import { PrismaClient as PostgresClient } from './generated/postgresql/client.js';
 
 /**
  * The client type the rest of the code is written against. Both generated clients expose the
@@ -38,12 +35,19 @@ export async function openDatabase(url: string, options: DatabaseOptions = {}): 
     mkdirSync(path.dirname(file), { recursive: true });
     // busy timeout: concurrent writers (several processes, the CLI beside a server) wait
     // for the lock instead of surfacing SQLITE_BUSY to clients.
+    // Driver modules load on demand: a process uses one database, and each CLI command is a
+    // process start, so not loading the other driver saves a noticeable fraction of a second.
+    const { PrismaBetterSqlite3 } = await import('@prisma/adapter-better-sqlite3');
     const prisma = new SqliteClient({ adapter: new PrismaBetterSqlite3({ url: file, timeout: 5000 }) });
     // WAL lets readers proceed while one writer commits; it persists in the file.
     await prisma.$queryRawUnsafe('PRAGMA journal_mode = WAL');
     await prisma.$queryRawUnsafe('PRAGMA foreign_keys = ON');
     return { provider: 'sqlite', prisma, close: () => prisma.$disconnect() };
   }
+  const [{ PrismaPg }, { PrismaClient: PostgresClient }] = await Promise.all([
+    import('@prisma/adapter-pg'),
+    import('./generated/postgresql/client.js'),
+  ]);
   const adapter = new PrismaPg(
     { connectionString: url, max: options.poolSize ?? 10, connectionTimeoutMillis: 5000 },
     { onPoolError: options.onPoolError ?? (() => undefined) },

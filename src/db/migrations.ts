@@ -13,7 +13,6 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
 import { PrismaPg } from '@prisma/adapter-pg';
 import {
@@ -27,9 +26,7 @@ import * as engineBindings from '@prisma/schema-engine-wasm/schema_engine_bg';
 import type { MigrationList, SchemaEngine, SchemaFilter } from '@prisma/schema-engine-wasm/schema_engine_bg';
 import pg from 'pg';
 
-export type Provider = 'sqlite' | 'postgresql';
 
-export type DatabaseTarget = { provider: 'sqlite'; file: string } | { provider: 'postgresql'; url: string };
 
 /** Where the migrations and the schema come from; defaults are the project's own. */
 export type MigrationSource = { migrationsDir?: string; schemaPath?: string };
@@ -48,37 +45,13 @@ export type CreateOptions = MigrationSource & {
 /** `created` is the migration's directory name (`<timestamp>_<name>`), null when the schema has no changes. */
 export type CreatedMigration = { created: string | null; sql: string | null };
 
-// ---------------------------------------------------------------------------
-// Targets and paths
-// ---------------------------------------------------------------------------
-
-/** src/db/migrations.ts and dist/db/migrations.js both sit two levels below the project root. */
-const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+// Targets and paths live in ./migration-paths.ts (cheap to import); re-exported here.
+import { migrationsDirFor, schemaPathFor, type DatabaseTarget, type Provider } from './migration-paths.js';
+export { databaseTargetFromUrl, migrationsDirFor, schemaPathFor, type DatabaseTarget, type Provider } from './migration-paths.js';
 
 const LOCKFILE = 'migration_lock.toml';
 const MIGRATION_FILE = 'migration.sql';
 const NO_FILTER: SchemaFilter = { externalTables: [], externalEnums: [] };
-
-/** `file:./x.db` → SQLite (path resolved from the working directory, as src/db/client.ts does); `postgres(ql)://` → PostgreSQL. */
-export function databaseTargetFromUrl(url: string): DatabaseTarget {
-  if (url.startsWith('file:')) {
-    return { provider: 'sqlite', file: path.resolve(process.cwd(), url.slice('file:'.length).replace(/\?.*$/, '')) };
-  }
-  if (/^postgres(ql)?:\/\//.test(url)) return { provider: 'postgresql', url };
-  // Only the scheme is echoed: the URL may carry a password.
-  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1];
-  throw new Error(
-    `unsupported database URL ${scheme ? `scheme "${scheme}"` : '(no scheme)'}: expected file:<path> (SQLite) or postgresql://… (PostgreSQL)`,
-  );
-}
-
-export function migrationsDirFor(provider: Provider): string {
-  return path.join(PROJECT_ROOT, provider === 'sqlite' ? 'prisma/migrations' : 'prisma/postgresql/migrations');
-}
-
-export function schemaPathFor(provider: Provider): string {
-  return path.join(PROJECT_ROOT, provider === 'sqlite' ? 'prisma/schema.prisma' : 'prisma/postgresql/schema.prisma');
-}
 
 // ---------------------------------------------------------------------------
 // Public operations
