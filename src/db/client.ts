@@ -14,6 +14,8 @@ export type Db = SqliteClient;
 
 export type Database = {
   provider: 'sqlite' | 'postgresql';
+  /** The DATABASE_URL it was opened with. */
+  url: string;
   prisma: Db;
   close(): Promise<void>;
 };
@@ -42,7 +44,7 @@ export async function openDatabase(url: string, options: DatabaseOptions = {}): 
     // WAL lets readers proceed while one writer commits; it persists in the file.
     await prisma.$queryRawUnsafe('PRAGMA journal_mode = WAL');
     await prisma.$queryRawUnsafe('PRAGMA foreign_keys = ON');
-    return { provider: 'sqlite', prisma, close: () => prisma.$disconnect() };
+    return { provider: 'sqlite', url, prisma, close: () => prisma.$disconnect() };
   }
   const [{ PrismaPg }, { PrismaClient: PostgresClient }] = await Promise.all([
     import('@prisma/adapter-pg'),
@@ -53,7 +55,7 @@ export async function openDatabase(url: string, options: DatabaseOptions = {}): 
     { onPoolError: options.onPoolError ?? (() => undefined) },
   );
   const prisma = new PostgresClient({ adapter }) as unknown as Db;
-  return { provider: 'postgresql', prisma, close: () => prisma.$disconnect() };
+  return { provider: 'postgresql', url, prisma, close: () => prisma.$disconnect() };
 }
 
 /** True when the database answers a trivial query (readiness probe). */

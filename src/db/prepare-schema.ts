@@ -2,7 +2,7 @@
 // Embedded SQLite migrates itself; on PostgreSQL schema changes are an operator's deliberate
 // step (`npm run db:migrate`), run once per deploy rather than raced by every instance at start.
 import { readdir } from 'node:fs/promises';
-import type { Database } from './client.js';
+import { openDatabase, type Database } from './client.js';
 import { databaseTargetFromUrl, migrationsDirFor } from './migration-paths.js';
 
 export class SchemaNotReadyError extends Error {
@@ -17,14 +17,20 @@ export class SchemaNotReadyError extends Error {
 export async function schemaIsCurrent(db: Database): Promise<boolean> {
   const entries = await readdir(migrationsDirFor(db.provider), { withFileTypes: true }).catch(() => []);
   const expected = entries.filter((e) => e.isDirectory()).map((e) => e.name);
+  // SQLite: a connection that has read the schema before the migration engine runs makes the
+  // engine's writes fail with SQLITE_BUSY (seen on an empty file), so the check reads through a
+  // connection of its own, closed before any migration starts.
+  const probe = db.provider === 'sqlite' ? await openDatabase(db.url) : db;
   try {
-    const rows = await db.prisma.$queryRawUnsafe<{ migration_name: string }[]>(
+    const rows = await probe.prisma.$queryRawUnsafe<{ migration_name: string }[]>(
       'SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL',
     );
     const applied = new Set(rows.map((r) => r.migration_name));
     return expected.every((name) => applied.has(name));
   } catch {
     return false;
+  } finally {
+    if (probe !== db) await probe.close();
   }
 }
 
