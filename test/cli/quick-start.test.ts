@@ -48,4 +48,11 @@ describe('quick start through the CLI (sqlite)', () => {
     expect(service.status).toBe(200);
     expect(service.body.scope).toBe('orders:read');
   });
+
+  test('a command on a database file that does not exist yet creates and migrates it', async () => {
+    const fresh = cliFor({ provider: 'sqlite', url: `file:${path.join(cli.cwd, 'brand-new', 'gatehouse.db')}`, drop: async () => undefined });
+    const run = await fresh(['api', 'list', '--json']);
+    expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(JSON.parse(run.stdout)).toEqual([]);
+  });
 });
