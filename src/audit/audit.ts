@@ -15,6 +15,7 @@ export type AuditEventType =
   | 'token.issued'
   | 'client.auth_failed'
   | 'refresh.reuse_detected'
+  | 'rate_limit.exceeded'
   | 'device.code_invalid'
   | 'device.approved'
   | 'device.denied'
@@ -43,8 +44,10 @@ export type AuditEvent = {
 
 export type AuditWriter = (event: AuditEvent) => Promise<void>;
 
-export function createAuditWriter(prisma: Db, logger: Logger): AuditWriter {
+/** `observe` sees every event as it is written (metrics counters, src/metrics/metrics.ts). */
+export function createAuditWriter(prisma: Db, logger: Logger, observe?: (event: AuditEvent) => void): AuditWriter {
   return async (event) => {
+    observe?.(event);
     const row = {
       id: randomUUID(),
       type: event.type,
