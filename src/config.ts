@@ -165,6 +165,9 @@ export type GatehouseConfig = {
   keys: { activationDelaySeconds: number; refreshIntervalSeconds: number };
 };
 
+/** Every variable the configuration reads (README's table and .env.example list them all). */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
+
 export type ConfigResult = { ok: true; config: GatehouseConfig } | { ok: false; problems: string[] };
 
 /** Validates an environment. Pure: tests call it with a plain object. */

@@ -2,7 +2,8 @@
 // refuses bad values with a message naming every bad variable.
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { parseConfig } from '../src/config.js';
+import { readFileSync } from 'node:fs';
+import { CONFIG_VARIABLES, parseConfig } from '../src/config.js';
 
 const problemsOf = (env: Record<string, string>) => {
   const result = parseConfig(env);
@@ -162,4 +163,13 @@ describe('API-security hardening settings', () => {
     ]);
     expect(problemsOf({ BODY_LIMIT: '100kb' })).toEqual(['BODY_LIMIT: must be between 1024 and 57344 bytes']);
   });
+});
+
+test("every variable is documented in README's configuration table and in .env.example", () => {
+  const readme = readFileSync('README.md', 'utf8');
+  const example = readFileSync('.env.example', 'utf8');
+  const undocumented = CONFIG_VARIABLES.filter((name) => !readme.includes(`| \`${name}\` |`));
+  const missing = CONFIG_VARIABLES.filter((name) => !new RegExp(`^${name}=`, 'm').test(example));
+  expect({ undocumented, missing }).toEqual({ undocumented: [], missing: [] });
+  expect(CONFIG_VARIABLES).toEqual(expect.arrayContaining(['REQUEST_IP_LIMIT', 'TOKEN_CLIENT_LIMIT', 'INTROSPECTION_CLIENT_LIMIT', 'LOGIN_IP_ACCOUNT_LIMIT']));
 });
