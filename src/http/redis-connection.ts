@@ -35,13 +35,14 @@ export async function connectRedis(url: string, logger: Logger, waitMs = 2000): 
   });
   let wasReady = false;
   let reportedDown = false;
+  let closing = false;
   client.on('ready', () => {
     if (reportedDown) logger.info({ redis: where }, 'Redis reachable again: rate-limit counts are shared between instances');
     wasReady = true;
     reportedDown = false;
   });
   const down = (err?: Error) => {
-    if (reportedDown) return;
+    if (reportedDown || closing) return;
     reportedDown = true;
     logger.warn(
       { redis: where, reason: err?.message ?? 'connection closed' },
@@ -64,6 +65,7 @@ export async function connectRedis(url: string, logger: Logger, waitMs = 2000): 
     client,
     ready: () => client.status === 'ready',
     close: async () => {
+      closing = true;
       if (client.status === 'ready') await client.quit().catch(() => client.disconnect());
       else client.disconnect();
     },

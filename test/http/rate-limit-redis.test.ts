@@ -139,6 +139,10 @@ describe('Redis stopped mid-test', () => {
     expect(after.headers.get('ratelimit-remaining')).toBe('3');
     expect((await redisKeys(redis.url, prefix)).get(key)).toBe('1');
     expect(await scrape(gh)).toMatch(/^gatehouse_rate_limit_store_shared 1$/m);
+
+    // Shutting down closes the connection without reporting an outage.
+    await gh.stop();
+    expect(gh.logs.filter((line) => line.includes('Redis unreachable'))).toHaveLength(1);
   });
 });
 
