@@ -43,31 +43,29 @@ export function installClientRateLimits(provider: Provider, limiters: ClientRate
   Client.find = async (clientId: string) => {
     const ctx: KoaContextWithOIDC | undefined = Provider.ctx;
     const route = ctx?.oidc.route;
-    const entry = route === 'token' || route === 'introspection' ? limiters[route] : undefined;
     // Only the first look-up of a request is the authenticating one.
-    if (ctx && entry && !counted.has(ctx)) {
-      counted.add(ctx);
-      const result = await entry.limiter.consume(clientKey(clientId));
-      setRateLimitHeaders(ctx, result);
-      if (!result.allowed) {
-        if (result.firstRefusal) {
-          audit({
-            type: 'rate_limit.exceeded',
-            outcome: 'failure',
-            clientId: clientId.slice(0, 200),
-            ip: ctx.ip,
-            details: { policy: `${route}-client`, route: route ?? null, limit: result.limit, window_seconds: entry.policy.windowSeconds },
-          }).catch((err: unknown) => logger.error({ err }, 'audit failed'));
-        }
-        // A browser app may read the refusal if the client it names registered its origin.
-        const origin = ctx.get('Origin');
-        const client = origin ? await find(clientId) : undefined;
-        if (client && gatehouseMetadataOf(client).corsOrigins.includes(origin)) {
-          (ctx.state as Record<symbol, unknown>)[CORS_ORIGIN_VERIFIED] = true;
-        }
-        throw new TooManyRequests(result);
-      }
+    if (!ctx || (route !== 'token' && route !== 'introspection') || counted.has(ctx)) return find(clientId);
+    counted.add(ctx);
+    const { limiter, policy } = limiters[route];
+    const result = await limiter.consume(clientKey(clientId));
+    setRateLimitHeaders(ctx, result);
+    if (result.allowed) return find(clientId);
+
+    if (result.firstRefusal) {
+      audit({
+        type: 'rate_limit.exceeded',
+        outcome: 'failure',
+        clientId: clientId.slice(0, 200),
+        ip: ctx.ip,
+        details: { policy: `${route}-client`, route, limit: result.limit, window_seconds: policy.windowSeconds },
+      }).catch((err: unknown) => logger.error({ err }, 'audit failed'));
     }
-    return find(clientId);
+    // A browser app may read the refusal if the client it names registered its origin.
+    const origin = ctx.get('Origin');
+    const client = origin ? await find(clientId) : undefined;
+    if (client && gatehouseMetadataOf(client).corsOrigins.includes(origin)) {
+      (ctx.state as Record<symbol, unknown>)[CORS_ORIGIN_VERIFIED] = true;
+    }
+    throw new TooManyRequests(result);
   };
 }
