@@ -38,6 +38,22 @@ const duration = (min: number, max: number) =>
 const positiveInt = (max: number) =>
   z.coerce.number({ message: 'must be a number' }).int('must be a whole number').min(1, 'must be at least 1').max(max, `must be at most ${max}`);
 
+/** A byte size such as "32768", "32kb" or "32KiB" (1 kb = 1024 bytes). */
+const byteSize = (min: number, max: number) =>
+  z.string().transform((text, ctx) => {
+    const match = /^(\d{1,9})\s*(b|kb|kib)?$/i.exec(text.trim());
+    if (!match) {
+      ctx.addIssue({ code: 'custom', message: 'must be a size like 32768 or 32kb' });
+      return z.NEVER;
+    }
+    const bytes = Number(match[1]) * (match[2] && match[2].toLowerCase() !== 'b' ? 1024 : 1);
+    if (bytes < min || bytes > max) {
+      ctx.addIssue({ code: 'custom', message: `must be between ${min} and ${max} bytes` });
+      return z.NEVER;
+    }
+    return bytes;
+  });
+
 const databaseUrl = z
   .string()
   .min(1, 'must not be empty')
@@ -50,13 +66,24 @@ const envSchema = z.object({
   ISSUER: z.url({ message: 'must be an absolute http(s) URL' }).optional(),
   ALLOW_HTTP_LOOPBACK_ISSUER: flag.default(false),
   TRUST_PROXY: flag.default(false),
+  // How many proxies in front append to X-Forwarded-For: the client address is the one the
+  // outermost trusted proxy saw, never a value the client wrote itself.
+  TRUST_PROXY_HOPS: positiveInt(10).default(1),
   DATABASE_URL: databaseUrl.default('file:./data/gatehouse.db'),
   DATA_DIR: z.string().min(1).default('./data'),
   KEY_ENCRYPTION_SECRET: z.string().min(32, 'must be at least 32 characters (use `openssl rand -base64 32`)').optional(),
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').optional(),
+  REDIS_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9:._-]{1,64}$/, 'must be 1-64 of A-Z a-z 0-9 : . _ -').default('gatehouse:'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { message: 'must be one of fatal, error, warn, info, debug, trace, silent' }).default('info'),
   SWEEP_INTERVAL: duration(1, 86_400).default(60),
   SHUTDOWN_TIMEOUT: duration(1, 300).default(10),
+  // Audit events older than this are deleted by the sweeper.
+  AUDIT_RETENTION: duration(86_400, 10 * 365 * 86_400).default(90 * 86_400),
+  // Declared request bodies above this are refused (413) before they are read. oidc-provider's
+  // own parser stops at 56 KiB whatever is declared, hence the upper bound.
+  BODY_LIMIT: byteSize(1024, 56 * 1024).default(32 * 1024),
+  // Prometheus metrics, on their own port so that they are not served publicly (0: any free port).
+  METRICS_PORT: port.default(9464),
   // Lifetimes (RFC 9700 §4.14 for refresh tokens; §2.1.1 for short-lived codes).
   SESSION_TTL: duration(60, 90 * 86_400).default(14 * 86_400),
   INTERACTION_TTL: duration(60, 86_400).default(3600),
@@ -82,11 +109,26 @@ const envSchema = z.object({
   DEVICE_CODE_ENTRY_LIMIT: positiveInt(1000).default(5),
   DEVICE_CODE_ENTRY_IP_LIMIT: positiveInt(100_000).default(20),
   DEVICE_CODE_ENTRY_WINDOW: duration(1, 86_400).default(15 * 60),
+  // Failed sign-ins allowed for one account from one IP address per window.
+  LOGIN_IP_ACCOUNT_LIMIT: positiveInt(100_000).default(10),
+  LOGIN_IP_ACCOUNT_WINDOW: duration(1, 86_400).default(15 * 60),
+  // Requests of any kind from one IP address per window (health checks excepted).
+  REQUEST_IP_LIMIT: positiveInt(1_000_000).default(1000),
+  REQUEST_IP_WINDOW: duration(1, 86_400).default(60),
+  // Token requests naming one client_id per window (all users of a public client share it).
+  TOKEN_CLIENT_LIMIT: positiveInt(1_000_000).default(600),
+  TOKEN_CLIENT_WINDOW: duration(1, 86_400).default(60),
+  // Introspection requests by one client (a resource server) per window.
+  INTROSPECTION_CLIENT_LIMIT: positiveInt(1_000_000).default(1200),
+  INTROSPECTION_CLIENT_WINDOW: duration(1, 86_400).default(60),
   // Signing-key rotation: a new key is published this long before it signs, so relying
   // parties' JWKS caches learn it first; running servers re-read the key set this often.
   KEY_ACTIVATION_DELAY: duration(0, 30 * 86_400).default(3600),
   KEY_REFRESH_INTERVAL: duration(1, 3600).default(30),
 });
+
+/** `points` requests per fixed window of `windowSeconds`. */
+export type RateLimitPolicy = { points: number; windowSeconds: number };
 
 export type GatehouseConfig = {
   env: 'development' | 'test' | 'production';
@@ -94,14 +136,21 @@ export type GatehouseConfig = {
   port: number;
   issuer: string;
   trustProxy: boolean;
+  /** Proxies whose X-Forwarded-For entries are believed (when trustProxy). */
+  trustProxyHops: number;
   database: { url: string; provider: 'sqlite' | 'postgresql' };
   dataDir: string;
   /** Absent only outside production: then it is generated once into dataDir. */
   keyEncryptionSecret: string | undefined;
   redisUrl: string | undefined;
+  /** Prefix of every Redis key Gatehouse writes (several deployments may share one Redis). */
+  redisKeyPrefix: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   sweepIntervalSeconds: number;
   shutdownTimeoutSeconds: number;
+  auditRetentionSeconds: number;
+  bodyLimitBytes: number;
+  metricsPort: number;
   ttl: {
     session: number;
     interaction: number;
@@ -120,8 +169,21 @@ export type GatehouseConfig = {
     /** Wrong user codes allowed per browser session and per client IP address in one window. */
     codeEntryLimit: { perSession: number; perIp: number; windowSeconds: number };
   };
+  rateLimits: {
+    /** Failed sign-ins per IP address and account. */
+    loginIpAccount: RateLimitPolicy;
+    /** Every request per IP address. */
+    requestIp: RateLimitPolicy;
+    /** Token endpoint per client_id. */
+    tokenClient: RateLimitPolicy;
+    /** Introspection endpoint per client. */
+    introspectionClient: RateLimitPolicy;
+  };
   keys: { activationDelaySeconds: number; refreshIntervalSeconds: number };
 };
+
+/** Every variable the configuration reads (README's table and .env.example list them all). */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
 
 export type ConfigResult = { ok: true; config: GatehouseConfig } | { ok: false; problems: string[] };
 
@@ -168,13 +230,18 @@ export function parseConfig(env: Env): ConfigResult {
       port: e.PORT,
       issuer,
       trustProxy: e.TRUST_PROXY,
+      trustProxyHops: e.TRUST_PROXY_HOPS,
       database: { url: e.DATABASE_URL, provider: e.DATABASE_URL.startsWith('file:') ? 'sqlite' : 'postgresql' },
       dataDir: path.resolve(e.DATA_DIR),
       keyEncryptionSecret: e.KEY_ENCRYPTION_SECRET,
       redisUrl: e.REDIS_URL,
+      redisKeyPrefix: e.REDIS_KEY_PREFIX,
       logLevel: e.LOG_LEVEL,
       sweepIntervalSeconds: e.SWEEP_INTERVAL,
       shutdownTimeoutSeconds: e.SHUTDOWN_TIMEOUT,
+      auditRetentionSeconds: e.AUDIT_RETENTION,
+      bodyLimitBytes: e.BODY_LIMIT,
+      metricsPort: e.METRICS_PORT,
       ttl: {
         session: e.SESSION_TTL,
         interaction: e.INTERACTION_TTL,
@@ -199,6 +266,12 @@ export function parseConfig(env: Env): ConfigResult {
           perIp: e.DEVICE_CODE_ENTRY_IP_LIMIT,
           windowSeconds: e.DEVICE_CODE_ENTRY_WINDOW,
         },
+      },
+      rateLimits: {
+        loginIpAccount: { points: e.LOGIN_IP_ACCOUNT_LIMIT, windowSeconds: e.LOGIN_IP_ACCOUNT_WINDOW },
+        requestIp: { points: e.REQUEST_IP_LIMIT, windowSeconds: e.REQUEST_IP_WINDOW },
+        tokenClient: { points: e.TOKEN_CLIENT_LIMIT, windowSeconds: e.TOKEN_CLIENT_WINDOW },
+        introspectionClient: { points: e.INTROSPECTION_CLIENT_LIMIT, windowSeconds: e.INTROSPECTION_CLIENT_WINDOW },
       },
       keys: { activationDelaySeconds: e.KEY_ACTIVATION_DELAY, refreshIntervalSeconds: e.KEY_REFRESH_INTERVAL },
     },

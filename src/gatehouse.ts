@@ -7,10 +7,15 @@ import type Provider from 'oidc-provider';
 import type { GatehouseConfig } from './config.js';
 import { openDatabase, isDatabaseReachable, type Database } from './db/client.js';
 import { prepareSchema, schemaIsCurrent, SchemaNotReadyError } from './db/prepare-schema.js';
-import { startSweeper, sweepExpiredArtifacts } from './db/sweeper.js';
+import { startSweeper, sweepExpiredRows } from './db/sweeper.js';
 import { signingKeySetVersion, watchSigningKeys } from './keys/key-refresh.js';
 import type { PeriodicTask } from './util/run-every.js';
 import { createApp } from './http/app.js';
+import { endpointsOf } from './http/endpoints.js';
+import { openRateLimitStore, type RateLimitStore } from './http/rate-limit-store.js';
+import { createMetrics, type Metrics } from './metrics/metrics.js';
+import { startMetricsServer } from './metrics/server.js';
+import { installClientRateLimits, type ClientRateLimiters } from './oidc/client-rate-limits.js';
 import { interactionRoutes } from './interactions/routes.js';
 import { loadCookieKeys } from './keys/cookie-keys.js';
 import { deriveKeyEncryptionKey } from './keys/encryption.js';
@@ -34,6 +39,10 @@ export type Gatehouse = {
   app: Koa;
   /** Periodic tasks (sweeping, key refresh), stopped at shutdown. */
   background: PeriodicTask[];
+  /** Where rate-limit counts live (memory, or Redis when REDIS_URL is set); closed at shutdown. */
+  rateLimits: RateLimitStore;
+  /** Prometheus registry and counters, served on METRICS_PORT by listen(). */
+  metrics: Metrics;
 };
 
 export class StartupError extends Error {
@@ -54,16 +63,44 @@ async function prepareDatabaseSchema(config: GatehouseConfig, db: Database, logg
 
 export async function createGatehouse(config: GatehouseConfig, logger: Logger): Promise<Gatehouse> {
   const db = await openDatabase(config.database.url, { onPoolError: (err) => logger.warn({ err }, 'database pool error') });
+  const metrics = createMetrics();
+  let rateLimits: RateLimitStore | undefined;
   try {
     await prepareDatabaseSchema(config, db, logger);
+    rateLimits = await openRateLimitStore({
+      redisUrl: config.redisUrl,
+      keyPrefix: config.redisKeyPrefix,
+      logger,
+      onRefusal: (policy) => metrics.rateLimitRefused(policy),
+    });
+    metrics.watchRateLimitStore(rateLimits.shared);
+    const { createLimiter } = rateLimits;
+    const limits = config.rateLimits;
+    const requestLimiter = createLimiter({ keyPrefix: 'request-ip', points: limits.requestIp.points, durationSeconds: limits.requestIp.windowSeconds });
+    const clientLimiters: ClientRateLimiters = {
+      token: {
+        limiter: createLimiter({ keyPrefix: 'token-client', points: limits.tokenClient.points, durationSeconds: limits.tokenClient.windowSeconds }),
+        policy: limits.tokenClient,
+      },
+      introspection: {
+        limiter: createLimiter({
+          keyPrefix: 'introspection-client',
+          points: limits.introspectionClient.points,
+          durationSeconds: limits.introspectionClient.windowSeconds,
+        }),
+        policy: limits.introspectionClient,
+      },
+    };
+
     const { secret, generated } = resolveKeyEncryptionSecret(config.keyEncryptionSecret, config.dataDir);
     if (generated) logger.warn({ dataDir: config.dataDir }, 'generated a key-encryption secret in the data directory (embedded mode only)');
     const kek = deriveKeyEncryptionKey(secret);
     await ensureSigningKey(db.prisma, kek);
     const [jwks, cookieKeys] = await Promise.all([loadProviderJwks(db.prisma, kek), loadCookieKeys(db.prisma, kek)]);
 
-    const features: FeatureDependencies = { config, prisma: db.prisma, logger, audit: createAuditWriter(db.prisma, logger) };
-    const deviceLimiters = deviceCodeEntryLimiters(config);
+    const audit = createAuditWriter(db.prisma, logger, (event) => metrics.observeAudit(event));
+    const features: FeatureDependencies = { config, prisma: db.prisma, logger, audit, createRateLimiter: createLimiter };
+    const deviceLimiters = deviceCodeEntryLimiters(features);
     const signIn = signInConfiguration(features);
     const buildProvider = (signingKeys: ProviderJwk[]): Provider => {
       const built = createProvider({
@@ -78,6 +115,7 @@ export async function createGatehouse(config: GatehouseConfig, logger: Logger): 
       installSignIn(built, features);
       installRefreshTokenAudit(built, features);
       installDeviceFlow(built, features, deviceLimiters);
+      installClientRateLimits(built, clientLimiters, features);
       return built;
     };
     let provider = buildProvider(jwks);
@@ -89,8 +127,16 @@ export async function createGatehouse(config: GatehouseConfig, logger: Logger): 
       cookieKeys,
       isReady: () => isDatabaseReachable(db),
       routers: [interactionRoutes(currentProvider, features)],
+      endpoints: endpointsOf(provider, config.issuer),
+      metrics,
+      audit,
+      requestLimiter,
     });
-    const sweeper = startSweeper(() => sweepExpiredArtifacts(db.prisma), config.sweepIntervalSeconds, (err) => logger.warn({ err }, 'sweep failed'));
+    const sweeper = startSweeper(
+      () => sweepExpiredRows(db.prisma, config.auditRetentionSeconds),
+      config.sweepIntervalSeconds,
+      (err) => logger.warn({ err }, 'sweep failed'),
+    );
     const keyWatcher = watchSigningKeys({
       prisma: db.prisma,
       initialVersion: await signingKeySetVersion(db.prisma),
@@ -102,14 +148,21 @@ export async function createGatehouse(config: GatehouseConfig, logger: Logger): 
       },
       onError: (err) => logger.warn({ err }, 'signing key refresh failed'),
     });
-    return { config, db, provider: currentProvider, app, background: [sweeper, keyWatcher] };
+    return { config, db, provider: currentProvider, app, background: [sweeper, keyWatcher], rateLimits, metrics };
   } catch (error) {
+    await rateLimits?.close();
     await db.close();
     throw error;
   }
 }
 
-export type RunningGatehouse = Gatehouse & { server: Server; url: string; stop(): Promise<void> };
+export type RunningGatehouse = Gatehouse & {
+  server: Server;
+  url: string;
+  /** The port /metrics is served on (METRICS_PORT, or the one picked for METRICS_PORT=0). */
+  metricsPort: number;
+  stop(): Promise<void>;
+};
 
 /** Listens, and returns a stop() that drains in-flight requests before closing the database. */
 export async function listen(gatehouse: Gatehouse, logger: Logger): Promise<RunningGatehouse> {
@@ -121,6 +174,10 @@ export async function listen(gatehouse: Gatehouse, logger: Logger): Promise<Runn
   });
   const { port } = server.address() as AddressInfo;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  const metrics = await startMetricsServer(gatehouse.metrics.registry, config.host, config.metricsPort).catch((error: unknown) => {
+    server.close();
+    throw new StartupError(`cannot serve metrics on ${config.host}:${config.metricsPort}: ${(error as Error).message}`);
+  });
 
   let stopping: Promise<void> | undefined;
   const stop = () =>
@@ -133,9 +190,10 @@ export async function listen(gatehouse: Gatehouse, logger: Logger): Promise<Runn
         server.closeAllConnections();
       }, config.shutdownTimeoutSeconds * 1000);
       timeout.unref();
-      await closed;
+      await Promise.all([closed, metrics.close()]);
       clearTimeout(timeout);
+      await gatehouse.rateLimits.close();
       await gatehouse.db.close();
     })());
-  return { ...gatehouse, server, url, stop };
+  return { ...gatehouse, server, url, metricsPort: metrics.port, stop };
 }

@@ -26,6 +26,18 @@ export const REDACTED_PATHS = [
   '*.refresh_token',
   '*.access_token',
   '*.id_token',
+  'client_assertion',
+  'id_token_hint',
+  'device_code',
+  'user_code',
+  '*.client_assertion',
+  '*.id_token_hint',
+  '*.device_code',
+  '*.user_code',
+  'headers.authorization',
+  'headers.cookie',
+  '*.headers.authorization',
+  '*.headers.cookie',
 ];
 
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {

@@ -2,7 +2,8 @@
 // refuses bad values with a message naming every bad variable.
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { parseConfig } from '../src/config.js';
+import { readFileSync } from 'node:fs';
+import { CONFIG_VARIABLES, parseConfig } from '../src/config.js';
 
 const problemsOf = (env: Record<string, string>) => {
   const result = parseConfig(env);
@@ -81,4 +82,94 @@ test('the server process exits 1 with a message naming PORT when PORT=abc', () =
   expect(result.status).toBe(1);
   expect(result.stderr).toContain('PORT: must be a number');
   expect(result.stderr).not.toMatch(/\n\s+at /);
+});
+
+describe('API-security hardening settings', () => {
+  test('defaults: limits, store, body limit, metrics port, audit retention, proxy hops', () => {
+    const result = parseConfig({});
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(result.config).toMatchObject({
+      redisUrl: undefined,
+      redisKeyPrefix: 'gatehouse:',
+      trustProxyHops: 1,
+      bodyLimitBytes: 32 * 1024,
+      metricsPort: 9464,
+      auditRetentionSeconds: 90 * 86_400,
+      loginRateLimit: { perIp: 30, windowSeconds: 900 },
+      rateLimits: {
+        loginIpAccount: { points: 10, windowSeconds: 900 },
+        requestIp: { points: 1000, windowSeconds: 60 },
+        tokenClient: { points: 600, windowSeconds: 60 },
+        introspectionClient: { points: 1200, windowSeconds: 60 },
+      },
+    });
+  });
+
+  test('limits and windows are read in the LIMIT/WINDOW style; sizes accept kb', () => {
+    const result = parseConfig({
+      REQUEST_IP_LIMIT: '50',
+      REQUEST_IP_WINDOW: '10s',
+      TOKEN_CLIENT_LIMIT: '7',
+      TOKEN_CLIENT_WINDOW: '1h',
+      INTROSPECTION_CLIENT_LIMIT: '9',
+      INTROSPECTION_CLIENT_WINDOW: '2m',
+      LOGIN_IP_ACCOUNT_LIMIT: '3',
+      LOGIN_IP_ACCOUNT_WINDOW: '5m',
+      BODY_LIMIT: '16kb',
+      METRICS_PORT: '0',
+      AUDIT_RETENTION: '365d',
+      REDIS_URL: 'redis://cache:6379',
+      REDIS_KEY_PREFIX: 'auth-prod:',
+      TRUST_PROXY: 'true',
+      TRUST_PROXY_HOPS: '2',
+    });
+    expect(result.ok && result.config).toMatchObject({
+      rateLimits: {
+        requestIp: { points: 50, windowSeconds: 10 },
+        tokenClient: { points: 7, windowSeconds: 3600 },
+        introspectionClient: { points: 9, windowSeconds: 120 },
+        loginIpAccount: { points: 3, windowSeconds: 300 },
+      },
+      bodyLimitBytes: 16_384,
+      metricsPort: 0,
+      auditRetentionSeconds: 365 * 86_400,
+      redisUrl: 'redis://cache:6379',
+      redisKeyPrefix: 'auth-prod:',
+      trustProxy: true,
+      trustProxyHops: 2,
+    });
+  });
+
+  test('bad values are named with the reason', () => {
+    expect(
+      problemsOf({
+        REQUEST_IP_LIMIT: '0',
+        TOKEN_CLIENT_WINDOW: 'soon',
+        BODY_LIMIT: '1mb',
+        AUDIT_RETENTION: '1h',
+        REDIS_KEY_PREFIX: 'has space',
+        METRICS_PORT: '70000',
+        TRUST_PROXY_HOPS: '0',
+      }),
+    ).toEqual([
+      'TRUST_PROXY_HOPS: must be at least 1',
+      'REDIS_KEY_PREFIX: must be 1-64 of A-Z a-z 0-9 : . _ -',
+      'AUDIT_RETENTION: must be between 86400s and 315360000s',
+      'BODY_LIMIT: must be a size like 32768 or 32kb',
+      'METRICS_PORT: must be between 0 and 65535',
+      'REQUEST_IP_LIMIT: must be at least 1',
+      'TOKEN_CLIENT_WINDOW: must be a duration like 600, 30s, 15m, 12h or 14d',
+    ]);
+    expect(problemsOf({ BODY_LIMIT: '100kb' })).toEqual(['BODY_LIMIT: must be between 1024 and 57344 bytes']);
+  });
+});
+
+test("every variable is documented in README's configuration table and in .env.example", () => {
+  const readme = readFileSync('README.md', 'utf8');
+  const example = readFileSync('.env.example', 'utf8');
+  const undocumented = CONFIG_VARIABLES.filter((name) => !readme.includes(`| \`${name}\` |`));
+  const missing = CONFIG_VARIABLES.filter((name) => !new RegExp(`^${name}=`, 'm').test(example));
+  expect({ undocumented, missing }).toEqual({ undocumented: [], missing: [] });
+  expect(CONFIG_VARIABLES).toEqual(expect.arrayContaining(['REQUEST_IP_LIMIT', 'TOKEN_CLIENT_LIMIT', 'INTROSPECTION_CLIENT_LIMIT', 'LOGIN_IP_ACCOUNT_LIMIT']));
 });

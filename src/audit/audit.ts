@@ -16,6 +16,7 @@ export type AuditEventType =
   | 'client.auth_failed'
   | 'refresh.reuse_detected'
   | 'refresh.account_refused'
+  | 'rate_limit.exceeded'
   | 'device.code_invalid'
   | 'device.approved'
   | 'device.denied'
@@ -44,8 +45,10 @@ export type AuditEvent = {
 
 export type AuditWriter = (event: AuditEvent) => Promise<void>;
 
-export function createAuditWriter(prisma: Db, logger: Logger): AuditWriter {
+/** `observe` sees every event as it is written (metrics counters, src/metrics/metrics.ts). */
+export function createAuditWriter(prisma: Db, logger: Logger, observe?: (event: AuditEvent) => void): AuditWriter {
   return async (event) => {
+    observe?.(event);
     const row = {
       id: randomUUID(),
       type: event.type,

@@ -1,5 +1,6 @@
-// Removes expired oidc-provider artifacts. Expired rows are already invisible to the adapter;
-// sweeping only keeps tables small. Safe to run on every instance at once (idempotent deletes).
+// Removes expired oidc-provider artifacts, and audit events past their retention
+// (AUDIT_RETENTION). Expired artifacts are already invisible to the adapter; sweeping only keeps
+// tables small. Safe to run on every instance at once (idempotent deletes).
 import type { Db } from './client.js';
 import { ARTIFACT_MODELS, artifactDelegate, EXPIRY_CHECKED_BY_PROVIDER } from './oidc-adapter.js';
 import { runEvery, type PeriodicTask } from '../util/run-every.js';
@@ -20,6 +21,21 @@ export async function sweepExpiredArtifacts(prisma: Db, now = new Date()): Promi
     const { count } = await artifactDelegate(prisma, model).deleteMany({ where: { expiresAt: { lt: cutoff } } });
     if (count) removed[model] = count;
   }
+  return removed;
+}
+
+/** Deletes audit events older than `retentionSeconds`; returns how many. */
+export async function sweepOldAuditEvents(prisma: Db, retentionSeconds: number, now = new Date()): Promise<number> {
+  const cutoff = new Date(now.getTime() - retentionSeconds * 1000);
+  const { count } = await prisma.auditEvent.deleteMany({ where: { at: { lt: cutoff } } });
+  return count;
+}
+
+/** One sweep: expired artifacts, then audit events past retention (counted as AuditEvent). */
+export async function sweepExpiredRows(prisma: Db, auditRetentionSeconds: number, now = new Date()): Promise<SweepResult> {
+  const removed = await sweepExpiredArtifacts(prisma, now);
+  const audit = await sweepOldAuditEvents(prisma, auditRetentionSeconds, now);
+  if (audit) removed.AuditEvent = audit;
   return removed;
 }
 

@@ -3,11 +3,18 @@ import Koa from 'koa';
 import mount from 'koa-mount';
 import type Router from '@koa/router';
 import type Provider from 'oidc-provider';
+import type { AuditWriter } from '../audit/audit.js';
 import type { GatehouseConfig } from '../config.js';
 import type { Logger } from '../logger.js';
+import { requestMetrics } from '../metrics/http-metrics.js';
+import type { Metrics } from '../metrics/metrics.js';
+import { bodyLimit } from './body-limit.js';
+import type { Endpoints } from './endpoints.js';
 import { errorBoundary } from './error-boundary.js';
 import { healthRoutes } from './health.js';
+import type { RateLimiter } from './rate-limit.js';
 import { requestContext } from './request-context.js';
+import { requestRateLimit } from './request-rate-limit.js';
 import { securityHeaders } from './security-headers.js';
 import { staticFiles } from './static-files.js';
 
@@ -20,19 +27,38 @@ export type AppDependencies = {
   isReady: () => Promise<boolean>;
   /** Our routes (interactions, ...), tried before the provider. */
   routers: Router[];
+  endpoints: Endpoints;
+  metrics: Metrics;
+  audit: AuditWriter;
+  /** Every request per client IP address (REQUEST_IP_LIMIT). */
+  requestLimiter: RateLimiter;
 };
 
 export function createApp(deps: AppDependencies): Koa {
   const app = new Koa();
-  // X-Forwarded-* are believed only when an operator says a trusted proxy sets them.
+  // X-Forwarded-* are believed only when an operator says a trusted proxy sets them, and then
+  // only the entries those proxies appended: the client's address is the one the outermost
+  // trusted proxy saw, never a value the client put in the header itself.
   app.proxy = deps.config.trustProxy;
+  app.maxIpsCount = deps.config.trustProxyHops;
   // The provider's routes run on this app's context, so its cookies are signed with these.
   app.keys = deps.cookieKeys;
   app.silent = true;
 
   app.use(requestContext(deps.logger, deps.config.trustProxy));
+  app.use(requestMetrics(deps.metrics, deps.endpoints));
   app.use(errorBoundary(deps.logger));
   app.use(securityHeaders(deps.config));
+  app.use(
+    requestRateLimit({
+      limiter: deps.requestLimiter,
+      windowSeconds: deps.config.rateLimits.requestIp.windowSeconds,
+      endpoints: deps.endpoints,
+      audit: deps.audit,
+      logger: deps.logger,
+    }),
+  );
+  app.use(bodyLimit(deps.config.bodyLimitBytes, deps.endpoints));
   app.use(staticFiles());
   for (const router of [healthRoutes(deps.isReady), ...deps.routers]) {
     app.use(router.routes());

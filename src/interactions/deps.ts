@@ -11,4 +11,6 @@ export type InteractionDeps = FeatureDependencies & {
   csrf: Csrf;
   /** Failed sign-ins per client IP address. */
   loginLimiter: RateLimiter;
+  /** Failed sign-ins per client IP address and account (email). */
+  loginAccountLimiter: RateLimiter;
 };

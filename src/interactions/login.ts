@@ -1,12 +1,14 @@
 // The login prompt: email and password (OpenID Connect Core §3.1.2.3: the server authenticates
 // the End-User). Every failure shows the same message and keeps the typed email; the reason is
 // recorded only in the audit trail (security checklist item 15). Failed attempts are counted
-// per account (lockout, src/accounts/authenticate.ts) and per client IP address (rate limit).
+// per account (lockout, src/accounts/authenticate.ts), per client IP address, and per client IP
+// address and account (rate limits, security checklist item 16).
+import { createHash } from 'node:crypto';
 import type { Context } from 'koa';
 import { z } from 'zod';
 import { authenticate } from '../accounts/authenticate.js';
-import { EMAIL_MAX_LENGTH } from '../accounts/users.js';
-import { setRateLimitHeaders } from '../http/rate-limit.js';
+import { EMAIL_MAX_LENGTH, normalizeEmail } from '../accounts/users.js';
+import { clientAddressKey, setRateLimitHeaders, type RateLimitResult } from '../http/rate-limit.js';
 import { finishInteraction, type LoadedInteraction } from './interaction.js';
 import { readForm } from './form.js';
 import { CSRF_PAGE, sendErrorPage, sendPage } from './pages.js';
@@ -66,23 +68,34 @@ export async function submitLogin(ctx: Context, deps: InteractionDeps, interacti
     return showLogin(ctx, deps, interaction, { email, error: 'Enter your email and password.', status: 400 });
   }
 
-  // Every attempt spends a point of the address's budget; a successful one gets it back, so
-  // only failures count. Refused attempts never reach the password check (and its cost).
-  const ipKey = ctx.ip || 'unknown';
-  const limit = await deps.loginLimiter.consume(ipKey);
-  setRateLimitHeaders(ctx, limit);
-  if (!limit.allowed) {
+  // Every attempt spends a point of the address's budget and of the address-and-account one;
+  // a successful attempt gets both back, so only failures count. Refused attempts never reach
+  // the password check (and its cost). The email is hashed into the key: no addresses in Redis.
+  const ipKey = clientAddressKey(ctx.ip);
+  const accountKey = `${ipKey}|${createHash('sha256').update(normalizeEmail(email)).digest('base64url')}`;
+  const byIp = await deps.loginLimiter.consume(ipKey);
+  setRateLimitHeaders(ctx, byIp);
+  const byAccount = byIp.allowed ? await deps.loginAccountLimiter.consume(accountKey) : undefined;
+  if (byAccount) setRateLimitHeaders(ctx, byAccount);
+  const refused: [string, RateLimitResult] | undefined = !byIp.allowed
+    ? ['login-ip', byIp]
+    : byAccount && !byAccount.allowed
+      ? ['login-ip-account', byAccount]
+      : undefined;
+  if (refused) {
+    const [policy, limit] = refused;
     await deps.audit({
       type: 'login.failure',
       outcome: 'failure',
       clientId: interaction.params.client_id,
       ip: ctx.ip,
-      details: { reason: 'rate_limited' },
+      details: { reason: 'rate_limited', policy },
     });
     const minutes = Math.ceil(limit.resetSeconds / 60);
+    const from = policy === 'login-ip' ? 'from your network' : 'for this account from your network';
     return showLogin(ctx, deps, interaction, {
       email,
-      error: `Too many failed sign-in attempts from your network. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`,
+      error: `Too many failed sign-in attempts ${from}. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`,
       status: 429,
     });
   }
@@ -114,7 +127,7 @@ export async function submitLogin(ctx: Context, deps: InteractionDeps, interacti
     return showLogin(ctx, deps, interaction, { email, error: INVALID_CREDENTIALS, status: 400 });
   }
 
-  await deps.loginLimiter.refund(ipKey);
+  await Promise.all([deps.loginLimiter.refund(ipKey), deps.loginAccountLimiter.refund(accountKey)]);
   await deps.audit({
     type: 'login.success',
     outcome: 'success',

@@ -13,7 +13,6 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import { createPasswordHasher } from '../accounts/passwords.js';
-import { memoryRateLimiter } from '../http/rate-limit.js';
 import { INTERACTION_PATH } from '../oidc/provider.js';
 import type { FeatureDependencies } from '../oidc/feature.js';
 import { showConsentPrompt, submitAbort, submitConsent } from './consent.js';
@@ -88,10 +87,15 @@ export function interactionRoutes(currentProvider: () => Provider, features: Fea
     // Created now so the dummy hash for unknown emails is computed at start-up.
     hasher: createPasswordHasher(),
     csrf: createCsrf(cookieKeysOf(provider)),
-    loginLimiter: memoryRateLimiter({
+    loginLimiter: features.createRateLimiter({
       keyPrefix: 'login-ip',
       points: config.loginRateLimit.perIp,
       durationSeconds: config.loginRateLimit.windowSeconds,
+    }),
+    loginAccountLimiter: features.createRateLimiter({
+      keyPrefix: 'login-ip-account',
+      points: config.rateLimits.loginIpAccount.points,
+      durationSeconds: config.rateLimits.loginIpAccount.windowSeconds,
     }),
   };
 

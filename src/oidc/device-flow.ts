@@ -16,7 +16,6 @@ import type { Middleware } from 'koa';
 import { interactionPolicy } from 'oidc-provider';
 import type Provider from 'oidc-provider';
 import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
-import { memoryRateLimiter } from '../http/rate-limit.js';
 import { codeEntryGuard, type CodeEntryLimiters } from '../interactions/device-code-entry.js';
 import { DEVICE_CONFIRMATION, type DeviceRequest } from '../interactions/device-confirmation.js';
 import { devicePages } from '../interactions/device-pages.js';
@@ -105,11 +104,12 @@ function unauthorizedClientError(): Middleware {
  * The wrong-code budgets. Made once per process, not per provider: the provider is rebuilt when
  * signing keys change, and a rebuild must not hand an attacker fresh budgets.
  */
-export function deviceCodeEntryLimiters(config: FeatureDependencies['config']): CodeEntryLimiters {
+export function deviceCodeEntryLimiters({ config, createRateLimiter }: FeatureDependencies): CodeEntryLimiters {
   const { codeEntryLimit } = config.device;
+  // The shared store (Redis when configured), so the budgets hold across instances.
   return {
-    perIp: memoryRateLimiter({ keyPrefix: 'device-code-ip', points: codeEntryLimit.perIp, durationSeconds: codeEntryLimit.windowSeconds }),
-    perSession: memoryRateLimiter({ keyPrefix: 'device-code-session', points: codeEntryLimit.perSession, durationSeconds: codeEntryLimit.windowSeconds }),
+    perIp: createRateLimiter({ keyPrefix: 'device-code-ip', points: codeEntryLimit.perIp, durationSeconds: codeEntryLimit.windowSeconds }),
+    perSession: createRateLimiter({ keyPrefix: 'device-code-session', points: codeEntryLimit.perSession, durationSeconds: codeEntryLimit.windowSeconds }),
   };
 }
 

@@ -161,6 +161,15 @@ export function servicesConfiguration({ config }: FeatureDependencies): Partial<
 // Hooks on the constructed provider
 // ---------------------------------------------------------------------------
 
+/**
+ * Set on a request refused before oidc-provider assigned its client (a per-client rate limit,
+ * src/oidc/client-rate-limits.ts) once the named client is known to have registered the origin.
+ */
+export const CORS_ORIGIN_VERIFIED = Symbol('corsOriginVerified');
+type CorsState = { [CORS_ORIGIN_VERIFIED]?: boolean };
+
+const RATE_LIMIT_HEADERS = ['RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'Retry-After'];
+
 /** Endpoints whose CORS answer depends on the calling client. */
 const CLIENT_CORS_ROUTES = ['token', 'introspection', 'revocation', 'userinfo', 'pushed_authorization_request', 'device_authorization'] as const;
 
@@ -169,6 +178,10 @@ const CLIENT_CORS_ROUTES = ['token', 'introspection', 'revocation', 'userinfo', 
  * no client. Here a preflight is answered only for an origin that some enabled client registered;
  * the actual request is then checked against that one client's origins (clientBasedCORS). No
  * cache: a preflight is one small query, and browsers cache the answer (Access-Control-Max-Age).
+ *
+ * oidc-provider also sets the caller's origin on the actual request before it knows the client,
+ * and only checks it once a client is assigned. An answer given before that (unknown client,
+ * invalid token, a rate limit) would carry an origin nobody registered; it loses it here.
  */
 function preflightFilter(provider: Provider, deps: FeatureDependencies): Middleware {
   const paths = new Set<string>();
@@ -189,7 +202,20 @@ function preflightFilter(provider: Provider, deps: FeatureDependencies): Middlew
       if (ctx.response.get('Access-Control-Allow-Origin') === '*') ctx.remove('Access-Control-Allow-Origin');
       return;
     }
-    if (ctx.method !== 'OPTIONS' || !ctx.get('Access-Control-Request-Method')) return next();
+    if (ctx.method !== 'OPTIONS') {
+      await next();
+      const verified = Boolean((ctx as KoaContextWithOIDC).oidc?.client) || (ctx.state as CorsState)[CORS_ORIGIN_VERIFIED] === true;
+      if (!verified) {
+        ctx.remove('Access-Control-Allow-Origin');
+        ctx.remove('Access-Control-Expose-Headers');
+      } else if (ctx.response.get('Access-Control-Allow-Origin')) {
+        // A browser app may read its rate-limit budget (src/http/rate-limit.ts).
+        const exposed = ctx.response.get('Access-Control-Expose-Headers');
+        ctx.set('Access-Control-Expose-Headers', [exposed, ...RATE_LIMIT_HEADERS].filter(Boolean).join(', '));
+      }
+      return;
+    }
+    if (!ctx.get('Access-Control-Request-Method')) return next();
     ctx.vary('Origin');
     if ((await registeredCorsOrigins(deps.prisma)).has(origin)) return next();
     ctx.status = 403;

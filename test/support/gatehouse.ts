@@ -18,6 +18,8 @@ export function testConfig(overrides: Record<string, string>): GatehouseConfig {
     HOST: '127.0.0.1',
     KEY_ENCRYPTION_SECRET: TEST_KEY_ENCRYPTION_SECRET,
     LOG_LEVEL: 'info',
+    // Several instances run at once: each serves metrics on a port of its own.
+    METRICS_PORT: '0',
     ...overrides,
   });
   if (!result.ok) throw new Error(`bad test configuration: ${result.problems.join('; ')}`);

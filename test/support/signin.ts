@@ -84,7 +84,7 @@ export function authorizationUrl(gh: TestGatehouse, request: AuthorizationReques
 /** Where a chain of redirects within the issuer ended: one of our pages, or a redirect away. */
 export type Landing =
   | { kind: 'page'; url: URL; status: number; html: string; headers: Headers }
-  | { kind: 'redirect'; url: URL; status: number; location: URL };
+  | { kind: 'redirect'; url: URL; status: number; location: URL; headers: Headers };
 
 export type Hop = { method: string; url: string; status: number };
 
@@ -127,7 +127,11 @@ export class TestBrowser {
   readonly jar = new CookieJar();
   readonly hops: Hop[] = [];
 
-  constructor(private readonly gh: TestGatehouse) {}
+  /** `headers` go with every request (e.g. X-Forwarded-For through a trusted proxy). */
+  constructor(
+    private readonly gh: TestGatehouse,
+    private readonly headers: Record<string, string> = {},
+  ) {}
 
   private get origin(): string {
     return new URL(this.gh.config.issuer).origin;
@@ -157,7 +161,7 @@ export class TestBrowser {
     for (let hop = 0; hop < 20; hop++) {
       const res = await this.jar.fetch(current, {
         method: currentMethod,
-        headers: { accept: 'text/html', ...(currentBody !== undefined ? headers : {}) },
+        headers: { accept: 'text/html', ...this.headers, ...(currentBody !== undefined ? headers : {}) },
         ...(currentBody !== undefined ? { body: currentBody } : {}),
       });
       this.hops.push({ method: currentMethod, url: current.toString(), status: res.status });
@@ -165,7 +169,7 @@ export class TestBrowser {
       if (res.status >= 300 && res.status < 400 && location) {
         const next = new URL(location, current);
         await res.arrayBuffer();
-        if (next.origin !== this.origin) return { kind: 'redirect', url: current, status: res.status, location: next };
+        if (next.origin !== this.origin) return { kind: 'redirect', url: current, status: res.status, location: next, headers: res.headers };
         current = next;
         // 303 (and 302 from a GET) turn into a GET (RFC 9110 §15.4.4).
         currentMethod = 'GET';

@@ -1,0 +1,70 @@
+// Where rate-limit counts live: in memory (one instance) by default, in Redis when REDIS_URL is
+// set, so that every instance spends from one count per key. Each Redis limiter is insured by a
+// memory limiter with the same policy (rate-limiter-flexible's insuranceLimiter): while Redis is
+// unreachable each instance counts on its own, and requests keep being served.
+import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible';
+import type { Logger } from '../logger.js';
+import { memoryRateLimiter, rateLimiterFrom, type RateLimiter, type RateLimiterFactory, type RateLimitOptions } from './rate-limit.js';
+import { connectRedis, type RedisConnection } from './redis-connection.js';
+
+export type RateLimitStore = {
+  kind: 'memory' | 'redis';
+  createLimiter: RateLimiterFactory;
+  /** Redis configured and reachable now (always false for memory). */
+  shared(): boolean;
+  close(): Promise<void>;
+};
+
+export type RateLimitStoreOptions = {
+  redisUrl: string | undefined;
+  /** Prefix of every key in Redis (REDIS_KEY_PREFIX). */
+  keyPrefix: string;
+  logger: Logger;
+  /** Called for every refused request, with the policy's key prefix (metrics). */
+  onRefusal?: (policy: string) => void;
+};
+
+function observed(limiter: RateLimiter, policy: string, onRefusal: ((policy: string) => void) | undefined): RateLimiter {
+  if (!onRefusal) return limiter;
+  return {
+    limit: limiter.limit,
+    refund: (key) => limiter.refund(key),
+    async consume(key) {
+      const result = await limiter.consume(key);
+      if (!result.allowed) onRefusal(policy);
+      return result;
+    },
+  };
+}
+
+function redisLimiter(connection: RedisConnection, prefix: string, options: RateLimitOptions): RateLimiter {
+  const policy = { points: options.points, duration: options.durationSeconds };
+  const store = new RateLimiterRedis({
+    storeClient: connection.client,
+    keyPrefix: `${prefix}rl:${options.keyPrefix}`,
+    ...policy,
+    // Straight to the insurance while the connection is down, instead of a failing command.
+    rejectIfRedisNotReady: true,
+    insuranceLimiter: new RateLimiterMemory({ keyPrefix: options.keyPrefix, ...policy }),
+  });
+  return rateLimiterFrom(store, options.points);
+}
+
+export async function openRateLimitStore(options: RateLimitStoreOptions): Promise<RateLimitStore> {
+  const { redisUrl, keyPrefix, logger, onRefusal } = options;
+  if (!redisUrl) {
+    return {
+      kind: 'memory',
+      createLimiter: (limit) => observed(memoryRateLimiter(limit), limit.keyPrefix, onRefusal),
+      shared: () => false,
+      close: async () => undefined,
+    };
+  }
+  const connection = await connectRedis(redisUrl, logger);
+  return {
+    kind: 'redis',
+    createLimiter: (limit) => observed(redisLimiter(connection, keyPrefix, limit), limit.keyPrefix, onRefusal),
+    shared: () => connection.ready(),
+    close: () => connection.close(),
+  };
+}
