@@ -78,9 +78,14 @@ describe.each(PROVIDERS)('authorization code protections on %s', (provider) => {
     test('a replayed code fails, and what the first exchange issued is revoked', async () => {
       const client = await registerClient(gh);
       const user = await registerUser(gh);
-      const { callback, verifier } = await authorizeAndSignIn(gh, new TestBrowser(gh), client, user.email, { scope: 'openid email offline_access' });
+      // prompt=consent: offline_access is granted only with it, so the first exchange issues a refresh token.
+      const { callback, verifier } = await authorizeAndSignIn(gh, new TestBrowser(gh), client, user.email, {
+        scope: 'openid email offline_access',
+        extra: { prompt: 'consent' },
+      });
       const first = await exchangeCode(gh, client, callback.code!, verifier);
       expect(first.status).toBe(200);
+      expect(first.body.refresh_token).toEqual(expect.any(String));
       const accessToken = first.body.access_token as string;
       expect((await userinfo(gh, accessToken)).status).toBe(200);
 
