@@ -70,7 +70,7 @@ export function createApp(deps: AppDependencies): Koa {
     const provider = deps.provider();
     let middleware = mounted.get(provider);
     if (!middleware) {
-      middleware = mount(issuerPath, provider.app);
+      middleware = mount(issuerPath, provider);
       mounted.set(provider, middleware);
     }
     return middleware(ctx, next);
