@@ -29,6 +29,7 @@ import { installRefreshTokenAudit, refreshTokenConfiguration } from './oidc/refr
 import { installServices, servicesConfiguration } from './oidc/services.js';
 import { deviceCodeEntryLimiters, deviceFlowConfiguration, installDeviceFlow } from './oidc/device-flow.js';
 import { clientMetadataLookup } from './clients/provider-metadata.js';
+import { cachedClientLookup } from './clients/client-cache.js';
 import { createAuditWriter } from './audit/audit.js';
 
 export type Gatehouse = {
@@ -102,13 +103,15 @@ export async function createGatehouse(config: GatehouseConfig, logger: Logger): 
     const features: FeatureDependencies = { config, prisma: db.prisma, logger, audit, createRateLimiter: createLimiter };
     const deviceLimiters = deviceCodeEntryLimiters(features);
     const signIn = signInConfiguration(features);
+    // Outlives provider rebuilds (key rotation): the cached metadata does not depend on keys.
+    const findClient = cachedClientLookup(clientMetadataLookup(db.prisma), config.clientCacheTtlSeconds);
     const buildProvider = (signingKeys: ProviderJwk[]): Provider => {
       const built = createProvider({
         config,
         prisma: db.prisma,
         jwks: signingKeys,
         cookieKeys,
-        findClient: clientMetadataLookup(db.prisma),
+        findClient,
         extensions: [signIn, servicesConfiguration(features), refreshTokenConfiguration(features, signIn), deviceFlowConfiguration(features)],
       });
       installServices(built, features);
