@@ -128,6 +128,8 @@ const envSchema = z.object({
   // Per-process cache of client metadata and of successful client-secret checks on the token
   // path: the bound on how late a disabled client or a rotated-away secret is refused (0: off).
   CLIENT_CACHE_TTL: duration(0, 300).default(5),
+  // Worker processes `node dist/cluster.js` runs (node:cluster); `node dist/server.js` is one process.
+  WEB_CONCURRENCY: positiveInt(64).default(1),
 });
 
 /** `points` requests per fixed window of `windowSeconds`. */
@@ -185,6 +187,8 @@ export type GatehouseConfig = {
   keys: { activationDelaySeconds: number; refreshIntervalSeconds: number };
   /** How long a client's metadata and a successful secret check are reused (0: not cached). */
   clientCacheTtlSeconds: number;
+  /** Workers started by src/cluster.ts. */
+  webConcurrency: number;
 };
 
 /** Every variable the configuration reads (README's table and .env.example list them all). */
@@ -280,6 +284,7 @@ export function parseConfig(env: Env): ConfigResult {
       },
       keys: { activationDelaySeconds: e.KEY_ACTIVATION_DELAY, refreshIntervalSeconds: e.KEY_REFRESH_INTERVAL },
       clientCacheTtlSeconds: e.CLIENT_CACHE_TTL,
+      webConcurrency: e.WEB_CONCURRENCY,
     },
   };
 }

@@ -62,7 +62,32 @@ async function prepareDatabaseSchema(config: GatehouseConfig, db: Database, logg
   }
 }
 
-export async function createGatehouse(config: GatehouseConfig, logger: Logger): Promise<Gatehouse> {
+export type GatehouseOptions = {
+  /** Sweep expired rows here (default). A cluster's workers leave it to their primary. */
+  sweep?: boolean;
+};
+
+/**
+ * The storage work every instance needs done before serving, safe to do once for many processes:
+ * schema migrations (SQLite) or the check that they were applied (PostgreSQL), the key-encryption
+ * secret (generated in DATA_DIR outside production), a signing key.
+ */
+export async function prepareStorage(config: GatehouseConfig, db: Database, logger: Logger): Promise<void> {
+  await prepareDatabaseSchema(config, db, logger);
+  const { secret, generated } = resolveKeyEncryptionSecret(config.keyEncryptionSecret, config.dataDir);
+  if (generated) logger.warn({ dataDir: config.dataDir }, 'generated a key-encryption secret in the data directory (embedded mode only)');
+  await ensureSigningKey(db.prisma, deriveKeyEncryptionKey(secret));
+}
+
+export function startSweeping(config: GatehouseConfig, db: Database, logger: Logger): PeriodicTask {
+  return startSweeper(
+    () => sweepExpiredRows(db.prisma, config.auditRetentionSeconds),
+    config.sweepIntervalSeconds,
+    (err) => logger.warn({ err }, 'sweep failed'),
+  );
+}
+
+export async function createGatehouse(config: GatehouseConfig, logger: Logger, options: GatehouseOptions = {}): Promise<Gatehouse> {
   const db = await openDatabase(config.database.url, { onPoolError: (err) => logger.warn({ err }, 'database pool error') });
   const metrics = createMetrics();
   let rateLimits: RateLimitStore | undefined;
@@ -135,11 +160,7 @@ export async function createGatehouse(config: GatehouseConfig, logger: Logger): 
       audit,
       requestLimiter,
     });
-    const sweeper = startSweeper(
-      () => sweepExpiredRows(db.prisma, config.auditRetentionSeconds),
-      config.sweepIntervalSeconds,
-      (err) => logger.warn({ err }, 'sweep failed'),
-    );
+    const sweeper = options.sweep === false ? undefined : startSweeping(config, db, logger);
     const keyWatcher = watchSigningKeys({
       prisma: db.prisma,
       initialVersion: await signingKeySetVersion(db.prisma),
@@ -151,7 +172,7 @@ export async function createGatehouse(config: GatehouseConfig, logger: Logger): 
       },
       onError: (err) => logger.warn({ err }, 'signing key refresh failed'),
     });
-    return { config, db, provider: currentProvider, app, background: [sweeper, keyWatcher], rateLimits, metrics };
+    return { config, db, provider: currentProvider, app, background: sweeper ? [sweeper, keyWatcher] : [keyWatcher], rateLimits, metrics };
   } catch (error) {
     await rateLimits?.close();
     await db.close();
