@@ -30,7 +30,7 @@ import { installServices, servicesConfiguration } from './oidc/services.js';
 import { deviceCodeEntryLimiters, deviceFlowConfiguration, installDeviceFlow } from './oidc/device-flow.js';
 import { clientMetadataLookup } from './clients/provider-metadata.js';
 import { cachedClientLookup } from './clients/client-cache.js';
-import { createAuditWriter } from './audit/audit.js';
+import { createAuditWriter, type AuditWriter } from './audit/audit.js';
 
 export type Gatehouse = {
   config: GatehouseConfig;
@@ -44,6 +44,8 @@ export type Gatehouse = {
   rateLimits: RateLimitStore;
   /** Prometheus registry and counters, served on METRICS_PORT by listen(). */
   metrics: Metrics;
+  /** The audit writer (its rows are batched; drained at shutdown). */
+  audit: AuditWriter;
 };
 
 export class StartupError extends Error {
@@ -172,7 +174,7 @@ export async function createGatehouse(config: GatehouseConfig, logger: Logger, o
       },
       onError: (err) => logger.warn({ err }, 'signing key refresh failed'),
     });
-    return { config, db, provider: currentProvider, app, background: sweeper ? [sweeper, keyWatcher] : [keyWatcher], rateLimits, metrics };
+    return { config, db, provider: currentProvider, app, background: sweeper ? [sweeper, keyWatcher] : [keyWatcher], rateLimits, metrics, audit };
   } catch (error) {
     await rateLimits?.close();
     await db.close();
@@ -217,6 +219,7 @@ export async function listen(gatehouse: Gatehouse, logger: Logger): Promise<Runn
       await Promise.all([closed, metrics.close()]);
       clearTimeout(timeout);
       await gatehouse.rateLimits.close();
+      await gatehouse.audit.drain?.();
       await gatehouse.db.close();
     })());
   return { ...gatehouse, server, url, metricsPort: metrics.port, stop };
