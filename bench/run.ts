@@ -2,7 +2,7 @@
 // PostgreSQL with 2 cluster workers, and a bare oidc-provider baseline (1 and 2 workers), all
 // driven in one run on one machine; writes bench/results/latest.md and latest.svg.
 //
-// Environment: BENCH_DURATION (seconds per scenario, default 8), BENCH_WARMUP (seconds, default 1),
+// Environment: BENCH_DURATION (seconds per scenario, default 10), BENCH_WARMUP (seconds, default 1),
 // BENCH_CONNECTIONS (default 32), BENCH_PG_ADMIN_URL (default postgresql://postgres@127.0.0.1:5432/postgres),
 // BENCH_PROFILE (0 skips the CPU profile), BENCH_ONLY (comma-separated target names, for development).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -20,7 +20,7 @@ import { renderMarkdown, renderSvg, type Measurement, type RunInfo } from './rep
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const RESULTS = path.join(ROOT, 'bench/results');
-const DURATION = Number(process.env.BENCH_DURATION ?? '8');
+const DURATION = Number(process.env.BENCH_DURATION ?? '10');
 const WARMUP = Number(process.env.BENCH_WARMUP ?? '1');
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? '32');
 const PG_ADMIN_URL = process.env.BENCH_PG_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
@@ -155,10 +155,13 @@ async function startGatehouse(name: string, databaseUrl: string, workers: number
     REQUEST_IP_LIMIT: '1000000',
     TOKEN_CLIENT_LIMIT: '1000000',
     INTROSPECTION_CLIENT_LIMIT: '1000000',
-    // Likewise the sign-in limits: 32 concurrent sign-ins of one account from one address hold
-    // more than the default 10 points at once (a success gives its point back only when done).
+    // Likewise the sign-in and device-code-entry limits: 32 concurrent attempts from one address
+    // hold more than the default 10 (20) points at once, since a success gives its point back
+    // only when it is done.
     LOGIN_IP_LIMIT: '100000',
     LOGIN_IP_ACCOUNT_LIMIT: '100000',
+    DEVICE_CODE_ENTRY_LIMIT: '1000',
+    DEVICE_CODE_ENTRY_IP_LIMIT: '100000',
     DEVICE_POLL_INTERVAL: '1',
     WEB_CONCURRENCY: String(workers),
   };
@@ -453,13 +456,12 @@ async function main(): Promise<void> {
     commit: spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim(),
   };
   mkdirSync(RESULTS, { recursive: true });
-  const stamp = info.date.replace(/[:.]/g, '-');
   const md = renderMarkdown(all, info, profileSummary);
   const svg = renderSvg(all);
-  for (const name of [`${stamp}.md`, 'latest.md']) writeFileSync(path.join(RESULTS, name), md);
+  writeFileSync(path.join(RESULTS, 'latest.md'), md);
   writeFileSync(path.join(RESULTS, 'latest.svg'), svg);
   if (profileSummary) writeFileSync(path.join(RESULTS, 'profile-latest.md'), profileSummary);
-  process.stdout.write(`\nwrote bench/results/latest.md, latest.svg (and ${stamp}.md); total ${info.totalSeconds.toFixed(0)} s\n`);
+  process.stdout.write(`\nwrote bench/results/latest.md, latest.svg${profileSummary ? ', profile-latest.md' : ''}; total ${info.totalSeconds.toFixed(0)} s\n`);
 }
 
 main().catch(async (error: unknown) => {
