@@ -139,7 +139,7 @@ export function renderSvg(all: Measurement[]): string {
       const w = Math.max(1, (m.rps / max) * barW);
       parts.push(`<text x="20" y="${y + 11}" font-size="11">${esc(m.target)}</text>`);
       parts.push(`<rect x="${labelW + 20}" y="${y}" width="${w.toFixed(1)}" height="${barH - 2}" fill="${COLOURS[m.target] ?? '#444'}"/>`);
-      parts.push(`<text x="${labelW + 26 + w}" y="${y + 11}" font-size="11">${m.rps.toFixed(0)} req/s · p99 ${m.p99.toFixed(0)} ms</text>`);
+      parts.push(`<text x="${(labelW + 26 + w).toFixed(1)}" y="${y + 11}" font-size="11">${m.rps.toFixed(0)} req/s · p99 ${m.p99.toFixed(0)} ms</text>`);
       y += barH;
     }
     y += 10;
