@@ -13,12 +13,27 @@ function ownerOf(url: string, root: string): string {
   return file.startsWith('dist/') ? 'gatehouse (dist/)' : file;
 }
 
-export function summariseProfile(json: string, root: string): string {
+/**
+ * `window` (monotonic microseconds, the profile's own clock) keeps only the samples taken while
+ * load ran; without it, or when no sample falls inside it, the whole profile is summarised.
+ */
+export function summariseProfile(json: string, root: string, window?: { startUs: number; endUs: number }): string {
   const profile = JSON.parse(json) as CpuProfile;
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   // Self time from samples and their time deltas (microseconds), more exact than hitCount.
-  const selfUs = new Map<number, number>();
-  profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+  const collect = (inWindow: (t: number) => boolean) => {
+    const self = new Map<number, number>();
+    let t = profile.startTime;
+    profile.samples.forEach((id, i) => {
+      const delta = profile.timeDeltas[i] ?? 0;
+      t += delta;
+      if (inWindow(t)) self.set(id, (self.get(id) ?? 0) + delta);
+    });
+    return self;
+  };
+  let selfUs = window ? collect((t) => t >= window.startUs && t <= window.endUs) : new Map<number, number>();
+  const windowed = selfUs.size > 0;
+  if (!windowed) selfUs = collect(() => true);
   const total = [...selfUs.values()].reduce((a, b) => a + b, 0) || 1;
   const fn = new Map<string, number>();
   const pkg = new Map<string, number>();
@@ -36,7 +51,7 @@ export function summariseProfile(json: string, root: string): string {
   const lines = [
     '# CPU profile: Gatehouse on SQLite during the client-credentials scenario',
     '',
-    `Sampled with \`node --cpu-prof\` on the server process; ${(total / 1e6).toFixed(1)} s of samples (idle included as "(idle)").`,
+    `Sampled with \`node --cpu-prof\` on the server process; ${(total / 1e6).toFixed(1)} s of samples ${windowed ? 'taken while the measured load ran (start-up, seeding and warm-up left out)' : '(the whole process life: start-up included)'}; "(idle)" is time the main thread waited.`,
     '',
     '## Self time by package',
     '',

@@ -231,13 +231,22 @@ async function cannon(issuer: string, s: HttpScenario, seconds: number) {
   });
 }
 
+/**
+ * The measured part of the last HTTP scenario, on the monotonic clock in microseconds (the clock
+ * V8's CPU profiles use), so the profile summary can leave start-up and set-up out.
+ */
+let lastLoadWindow: { startUs: number; endUs: number } | undefined;
+const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
+
 async function measureHttp(target: string, scenario: ScenarioName, server: Server, s: HttpScenario): Promise<Measurement> {
   // A request that fails before load starts would make the whole scenario meaningless.
   const probe = await fetch(`${server.issuer}${s.path}`, { method: s.method, headers: s.headers ?? {}, ...(s.body !== undefined ? { body: s.body } : {}) });
   const probeText = await probe.text();
   if (!probe.ok) throw new Error(`${target} ${scenario}: probe answered ${probe.status}: ${probeText.slice(0, 300)}`);
   if (WARMUP > 0) await cannon(server.issuer, s, WARMUP);
+  const startUs = monotonicUs();
   const { result, rssMax } = await withRss(server.pid, () => cannon(server.issuer, s, DURATION));
+  lastLoadWindow = { startUs, endUs: monotonicUs() };
   const m: Measurement = {
     target,
     scenario,
@@ -437,7 +446,7 @@ async function main(): Promise<void> {
       await benchTarget({ target: 'profile', server: g.server, web: g.web, service: g.service, email: EMAIL, resource: API, scope: 'read', scenarios: ['client_credentials'] });
       await g.server.stop();
       const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
-      if (file) profileSummary = summariseProfile(readFileSync(path.join(profDir, file), 'utf8'), ROOT);
+      if (file) profileSummary = summariseProfile(readFileSync(path.join(profDir, file), 'utf8'), ROOT, lastLoadWindow);
     }
   } finally {
     killAll();
@@ -456,12 +465,14 @@ async function main(): Promise<void> {
     commit: spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim(),
   };
   mkdirSync(RESULTS, { recursive: true });
+  // A partial run (BENCH_ONLY) never replaces the committed full results.
+  const prefix = ONLY ? 'partial-' : '';
   const md = renderMarkdown(all, info, profileSummary);
   const svg = renderSvg(all);
-  writeFileSync(path.join(RESULTS, 'latest.md'), md);
-  writeFileSync(path.join(RESULTS, 'latest.svg'), svg);
-  if (profileSummary) writeFileSync(path.join(RESULTS, 'profile-latest.md'), profileSummary);
-  process.stdout.write(`\nwrote bench/results/latest.md, latest.svg${profileSummary ? ', profile-latest.md' : ''}; total ${info.totalSeconds.toFixed(0)} s\n`);
+  writeFileSync(path.join(RESULTS, `${prefix}latest.md`), md);
+  writeFileSync(path.join(RESULTS, `${prefix}latest.svg`), svg);
+  if (profileSummary) writeFileSync(path.join(RESULTS, `${prefix}profile-latest.md`), profileSummary);
+  process.stdout.write(`\nwrote bench/results/${prefix}latest.md, ${prefix}latest.svg${profileSummary ? `, ${prefix}profile-latest.md` : ''}; total ${info.totalSeconds.toFixed(0)} s\n`);
 }
 
 main().catch(async (error: unknown) => {
