@@ -125,6 +125,11 @@ const envSchema = z.object({
   // parties' JWKS caches learn it first; running servers re-read the key set this often.
   KEY_ACTIVATION_DELAY: duration(0, 30 * 86_400).default(3600),
   KEY_REFRESH_INTERVAL: duration(1, 3600).default(30),
+  // Per-process cache of client metadata and of successful client-secret checks on the token
+  // path: the bound on how late a disabled client or a rotated-away secret is refused (0: off).
+  CLIENT_CACHE_TTL: duration(0, 300).default(5),
+  // Worker processes `node dist/cluster.js` runs (node:cluster); `node dist/server.js` is one process.
+  WEB_CONCURRENCY: positiveInt(64).default(1),
 });
 
 /** `points` requests per fixed window of `windowSeconds`. */
@@ -180,6 +185,10 @@ export type GatehouseConfig = {
     introspectionClient: RateLimitPolicy;
   };
   keys: { activationDelaySeconds: number; refreshIntervalSeconds: number };
+  /** How long a client's metadata and a successful secret check are reused (0: not cached). */
+  clientCacheTtlSeconds: number;
+  /** Workers started by src/cluster.ts. */
+  webConcurrency: number;
 };
 
 /** Every variable the configuration reads (README's table and .env.example list them all). */
@@ -274,6 +283,8 @@ export function parseConfig(env: Env): ConfigResult {
         introspectionClient: { points: e.INTROSPECTION_CLIENT_LIMIT, windowSeconds: e.INTROSPECTION_CLIENT_WINDOW },
       },
       keys: { activationDelaySeconds: e.KEY_ACTIVATION_DELAY, refreshIntervalSeconds: e.KEY_REFRESH_INTERVAL },
+      clientCacheTtlSeconds: e.CLIENT_CACHE_TTL,
+      webConcurrency: e.WEB_CONCURRENCY,
     },
   };
 }

@@ -29,7 +29,8 @@ import { installRefreshTokenAudit, refreshTokenConfiguration } from './oidc/refr
 import { installServices, servicesConfiguration } from './oidc/services.js';
 import { deviceCodeEntryLimiters, deviceFlowConfiguration, installDeviceFlow } from './oidc/device-flow.js';
 import { clientMetadataLookup } from './clients/provider-metadata.js';
-import { createAuditWriter } from './audit/audit.js';
+import { cachedClientLookup } from './clients/client-cache.js';
+import { createAuditWriter, type AuditWriter } from './audit/audit.js';
 
 export type Gatehouse = {
   config: GatehouseConfig;
@@ -43,6 +44,8 @@ export type Gatehouse = {
   rateLimits: RateLimitStore;
   /** Prometheus registry and counters, served on METRICS_PORT by listen(). */
   metrics: Metrics;
+  /** The audit writer (its rows are batched; drained at shutdown). */
+  audit: AuditWriter;
 };
 
 export class StartupError extends Error {
@@ -61,7 +64,32 @@ async function prepareDatabaseSchema(config: GatehouseConfig, db: Database, logg
   }
 }
 
-export async function createGatehouse(config: GatehouseConfig, logger: Logger): Promise<Gatehouse> {
+export type GatehouseOptions = {
+  /** Sweep expired rows here (default). A cluster's workers leave it to their primary. */
+  sweep?: boolean;
+};
+
+/**
+ * The storage work every instance needs done before serving, safe to do once for many processes:
+ * schema migrations (SQLite) or the check that they were applied (PostgreSQL), the key-encryption
+ * secret (generated in DATA_DIR outside production), a signing key.
+ */
+export async function prepareStorage(config: GatehouseConfig, db: Database, logger: Logger): Promise<void> {
+  await prepareDatabaseSchema(config, db, logger);
+  const { secret, generated } = resolveKeyEncryptionSecret(config.keyEncryptionSecret, config.dataDir);
+  if (generated) logger.warn({ dataDir: config.dataDir }, 'generated a key-encryption secret in the data directory (embedded mode only)');
+  await ensureSigningKey(db.prisma, deriveKeyEncryptionKey(secret));
+}
+
+export function startSweeping(config: GatehouseConfig, db: Database, logger: Logger): PeriodicTask {
+  return startSweeper(
+    () => sweepExpiredRows(db.prisma, config.auditRetentionSeconds),
+    config.sweepIntervalSeconds,
+    (err) => logger.warn({ err }, 'sweep failed'),
+  );
+}
+
+export async function createGatehouse(config: GatehouseConfig, logger: Logger, options: GatehouseOptions = {}): Promise<Gatehouse> {
   const db = await openDatabase(config.database.url, { onPoolError: (err) => logger.warn({ err }, 'database pool error') });
   const metrics = createMetrics();
   let rateLimits: RateLimitStore | undefined;
@@ -102,13 +130,15 @@ export async function createGatehouse(config: GatehouseConfig, logger: Logger): 
     const features: FeatureDependencies = { config, prisma: db.prisma, logger, audit, createRateLimiter: createLimiter };
     const deviceLimiters = deviceCodeEntryLimiters(features);
     const signIn = signInConfiguration(features);
+    // Outlives provider rebuilds (key rotation): the cached metadata does not depend on keys.
+    const findClient = cachedClientLookup(clientMetadataLookup(db.prisma), config.clientCacheTtlSeconds);
     const buildProvider = (signingKeys: ProviderJwk[]): Provider => {
       const built = createProvider({
         config,
         prisma: db.prisma,
         jwks: signingKeys,
         cookieKeys,
-        findClient: clientMetadataLookup(db.prisma),
+        findClient,
         extensions: [signIn, servicesConfiguration(features), refreshTokenConfiguration(features, signIn), deviceFlowConfiguration(features)],
       });
       installServices(built, features);
@@ -132,11 +162,7 @@ export async function createGatehouse(config: GatehouseConfig, logger: Logger): 
       audit,
       requestLimiter,
     });
-    const sweeper = startSweeper(
-      () => sweepExpiredRows(db.prisma, config.auditRetentionSeconds),
-      config.sweepIntervalSeconds,
-      (err) => logger.warn({ err }, 'sweep failed'),
-    );
+    const sweeper = options.sweep === false ? undefined : startSweeping(config, db, logger);
     const keyWatcher = watchSigningKeys({
       prisma: db.prisma,
       initialVersion: await signingKeySetVersion(db.prisma),
@@ -148,7 +174,7 @@ export async function createGatehouse(config: GatehouseConfig, logger: Logger): 
       },
       onError: (err) => logger.warn({ err }, 'signing key refresh failed'),
     });
-    return { config, db, provider: currentProvider, app, background: [sweeper, keyWatcher], rateLimits, metrics };
+    return { config, db, provider: currentProvider, app, background: sweeper ? [sweeper, keyWatcher] : [keyWatcher], rateLimits, metrics, audit };
   } catch (error) {
     await rateLimits?.close();
     await db.close();
@@ -193,6 +219,7 @@ export async function listen(gatehouse: Gatehouse, logger: Logger): Promise<Runn
       await Promise.all([closed, metrics.close()]);
       clearTimeout(timeout);
       await gatehouse.rateLimits.close();
+      await gatehouse.audit.drain?.();
       await gatehouse.db.close();
     })());
   return { ...gatehouse, server, url, metricsPort: metrics.port, stop };

@@ -5,12 +5,12 @@
 //   default_api    the API used when a request names no `resource`
 //   first_party    the operator's own app (consent policy may use it)
 //
-// Caching: none. oidc-provider calls this on every request that names a client (the token
-// endpoint is the hot path), and it costs one indexed query (client + its APIs). Caching it would
-// make "disable this client" or "remove this API permission" take effect late, and differently
-// per instance; any future cache must be invalidated across instances (or have a small, stated
-// TTL) before it is worth that. oidc-provider itself memoises the constructed Client object by a
-// hash of this metadata, so schema validation is not repeated while nothing changes.
+// Caching: oidc-provider calls this on every request that names a client (the token endpoint is
+// the hot path). gatehouse.ts wraps it in a per-process cache with a stated bound,
+// CLIENT_CACHE_TTL (src/clients/client-cache.ts): "disable this client" or "remove this API
+// permission" takes effect on every instance within that time. oidc-provider itself memoises the
+// constructed Client object by a hash of this metadata, so schema validation is not repeated
+// while nothing changes.
 import { randomBytes } from 'node:crypto';
 import type { AdapterPayload, Client } from 'oidc-provider';
 import { z } from 'zod';

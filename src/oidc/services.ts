@@ -15,7 +15,8 @@ import type { Middleware } from 'koa';
 import { errors } from 'oidc-provider';
 import type Provider from 'oidc-provider';
 import type { Client, Configuration, KoaContextWithOIDC } from 'oidc-provider';
-import { authenticateClientSecret, registeredCorsOrigins } from '../clients/registry.js';
+import { registeredCorsOrigins } from '../clients/registry.js';
+import { cachedClientSecretCheck } from '../clients/client-cache.js';
 import { EXTRA_CLIENT_METADATA, extraClientMetadataSchemas, gatehouseMetadataOf, type ExtraClientMetadataKey } from '../clients/provider-metadata.js';
 import type { AuditEvent } from '../audit/audit.js';
 import type { FeatureDependencies } from './feature.js';
@@ -257,8 +258,10 @@ export function installServices(provider: Provider, deps: FeatureDependencies): 
   // oidc-provider compares secrets in plaintext unless this is replaced; lib/shared/client_auth.js
   // awaits it. Ours checks the presented secret against the stored SHA-256 hashes of the client's
   // unexpired secrets (secrets.ts explains the choice of hash).
+  // Successful checks are remembered for CLIENT_CACHE_TTL (src/clients/client-cache.ts).
+  const checkSecret = cachedClientSecretCheck(prisma, deps.config.clientCacheTtlSeconds);
   provider.Client.prototype.compareClientSecret = async function compareClientSecret(this: Client, presented: string) {
-    return authenticateClientSecret(prisma, this.clientId, presented);
+    return checkSecret(this.clientId, presented);
   };
 
   provider.use(preflightFilter(provider, deps));

@@ -20,6 +20,9 @@ export function testConfig(overrides: Record<string, string>): GatehouseConfig {
     LOG_LEVEL: 'info',
     // Several instances run at once: each serves metrics on a port of its own.
     METRICS_PORT: '0',
+    // Tests change clients in-process and expect the next request to see it; the cache and its
+    // bound are tested on their own (test/services/client-cache.test.ts).
+    CLIENT_CACHE_TTL: '0',
     ...overrides,
   });
   if (!result.ok) throw new Error(`bad test configuration: ${result.problems.join('; ')}`);
