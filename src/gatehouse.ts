@@ -126,7 +126,7 @@ export async function createGatehouse(config: GatehouseConfig, logger: Logger, o
     await ensureSigningKey(db.prisma, kek);
     const [jwks, cookieKeys] = await Promise.all([loadProviderJwks(db.prisma, kek), loadCookieKeys(db.prisma, kek)]);
 
-    const audit = createAuditWriter(db.prisma, logger, (event) => metrics.observeAudit(event));
+    const audit = createAuditWriter(db, logger, (event) => metrics.observeAudit(event));
     const features: FeatureDependencies = { config, prisma: db.prisma, logger, audit, createRateLimiter: createLimiter };
     const deviceLimiters = deviceCodeEntryLimiters(features);
     const signIn = signInConfiguration(features);

@@ -2,9 +2,9 @@
 // recording who, what, when, from where and the outcome. Details must never carry
 // credentials (passwords, secrets, tokens, codes); REDACTED_PATHS in the logger is a second net.
 import { randomUUID } from 'node:crypto';
-import type { Db } from '../db/client.js';
-import type { Prisma } from '../db/generated/sqlite/client.js';
+import type { Database } from '../db/client.js';
 import type { Logger } from '../logger.js';
+import { insertAuditRows, MAX_ROWS_PER_INSERT, type AuditRow } from './insert-rows.js';
 
 export type AuditEventType =
   | 'login.success'
@@ -49,30 +49,25 @@ export type AuditWriter = ((event: AuditEvent) => Promise<void>) & {
   drain?: () => Promise<void>;
 };
 
-/** Rows stored by one INSERT at most. */
-const MAX_BATCH = 500;
-
 /**
  * `observe` sees every event as it is written (metrics counters, src/metrics/metrics.ts).
  *
  * Rows are batched: events arriving while the event loop is busy (under load, many requests at
  * once) are stored by one multi-row INSERT on the next turn of the loop instead of one INSERT
- * each. Profiling the client-credentials benchmark showed the per-token INSERT (through Prisma)
- * as a large share of the token endpoint's cost. The promise an event's writer returns still
+ * each (insert-rows.ts says why that INSERT is raw SQL rather than createMany). The promise an event's writer returns still
  * resolves only once its row is stored, so a caller that awaits it sees the row; the log line is
  * written at once, as before.
  */
-export function createAuditWriter(prisma: Db, logger: Logger, observe?: (event: AuditEvent) => void): AuditWriter {
-  type Row = Prisma.AuditEventCreateManyInput;
-  let queue: { row: Row; done: () => void }[] = [];
+export function createAuditWriter(db: Pick<Database, 'prisma' | 'provider'>, logger: Logger, observe?: (event: AuditEvent) => void): AuditWriter {
+  let queue: { row: AuditRow; done: () => void }[] = [];
   let scheduled: Promise<void> | undefined;
 
   const flush = async (): Promise<void> => {
     while (queue.length) {
-      const batch = queue.slice(0, MAX_BATCH);
+      const batch = queue.slice(0, MAX_ROWS_PER_INSERT);
       queue = queue.slice(batch.length);
       try {
-        await prisma.auditEvent.createMany({ data: batch.map((b) => b.row) });
+        await insertAuditRows(db, batch.map((b) => b.row));
       } catch (err) {
         // An audit row must not take a sign-in down with it; the log lines still exist.
         for (const b of batch) logger.error({ err, auditType: b.row.type }, 'failed to store audit event');
@@ -90,14 +85,14 @@ export function createAuditWriter(prisma: Db, logger: Logger, observe?: (event: 
 
   const write = (event: AuditEvent): Promise<void> => {
     observe?.(event);
-    const row = {
+    const row: AuditRow = {
       id: randomUUID(),
       type: event.type,
       outcome: event.outcome,
       subject: event.subject ?? null,
       clientId: event.clientId ?? null,
       ip: event.ip ?? null,
-      details: event.details ?? undefined,
+      details: event.details ?? null,
       at: new Date(),
     };
     logger.info({ audit: { ...row, at: row.at.toISOString() } }, `audit ${event.type}`);

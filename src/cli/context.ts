@@ -50,7 +50,7 @@ export async function withCliContext<T>(run: (ctx: CliContext) => Promise<T>): P
     await db.close();
     throw error;
   }
-  const writer: AuditWriter = createAuditWriter(db.prisma, logger);
+  const writer: AuditWriter = createAuditWriter(db, logger);
   const actor = `cli:${operator()}`;
   const ctx: CliContext = {
     config,
