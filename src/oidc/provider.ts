@@ -38,7 +38,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
   const { config } = deps;
   const secureCookies = config.issuer.startsWith('https:');
   const configuration: Configuration = {
-    adapter: createOidcAdapter(deps.prisma, deps.findClient),
+    adapter: createOidcAdapter({ prisma: deps.prisma, provider: config.database.provider }, deps.findClient),
     jwks: { keys: deps.jwks as unknown as NonNullable<Configuration['jwks']>['keys'] },
     cookies: {
       keys: deps.cookieKeys,

@@ -14,7 +14,7 @@ describe.each(PROVIDERS)('oidc adapter contract on %s', (provider) => {
   beforeAll(async () => {
     testDb = await freshDatabase(provider);
     db = await openDatabase(testDb.url);
-    Adapter = createOidcAdapter(db.prisma, async (id) => (id === 'known-client' ? { client_id: id } : undefined));
+    Adapter = createOidcAdapter(db, async (id) => (id === 'known-client' ? { client_id: id } : undefined));
   });
   afterAll(async () => {
     await db.close();

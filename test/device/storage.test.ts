@@ -36,7 +36,7 @@ describe.each(PROVIDERS)('device code storage on %s', (provider) => {
     expect(await gh.provider().DeviceCode.findByUserCode(userCode.replace('-', ''))).toBeUndefined();
     expect((await gh.provider().DeviceCode.findByUserCode(userCode.replace('-', ''), { ignoreExpiration: true }))?.isExpired).toBe(true);
     // Other models stay invisible once expired.
-    const sessions = new (createOidcAdapter(gh.db.prisma, async () => undefined))('Session');
+    const sessions = new (createOidcAdapter(gh.db, async () => undefined))('Session');
     const sessionId = randomUUID();
     await sessions.upsert(sessionId, { uid: randomUUID() }, 60);
     await gh.db.prisma.session.update({ where: { id: sessionId }, data: { expiresAt: new Date(Date.now() - 1000) } });
