@@ -23,6 +23,7 @@ import { resolveKeyEncryptionSecret } from './keys/key-encryption-secret.js';
 import { ensureSigningKey, loadProviderJwks, type ProviderJwk } from './keys/signing-keys.js';
 import type { Logger } from './logger.js';
 import { createProvider } from './oidc/provider.js';
+import { installServerErrorHandling } from './oidc/errors.js';
 import type { FeatureDependencies } from './oidc/feature.js';
 import { installSignIn, signInConfiguration } from './oidc/sign-in.js';
 import { installRefreshTokenAudit, refreshTokenConfiguration } from './oidc/refresh-tokens.js';
@@ -62,7 +63,10 @@ async function prepareDatabaseSchema(config: GatehouseConfig, db: Database, logg
 }
 
 export async function createGatehouse(config: GatehouseConfig, logger: Logger): Promise<Gatehouse> {
-  const db = await openDatabase(config.database.url, { onPoolError: (err) => logger.warn({ err }, 'database pool error') });
+  const db = await openDatabase(config.database.url, {
+    connectTimeoutMs: config.database.connectTimeoutSeconds * 1000,
+    onPoolError: (err) => logger.warn({ err }, 'database pool error'),
+  });
   const metrics = createMetrics();
   let rateLimits: RateLimitStore | undefined;
   try {
@@ -111,6 +115,7 @@ export async function createGatehouse(config: GatehouseConfig, logger: Logger): 
         findClient: clientMetadataLookup(db.prisma),
         extensions: [signIn, servicesConfiguration(features), refreshTokenConfiguration(features, signIn), deviceFlowConfiguration(features)],
       });
+      installServerErrorHandling(built, logger);
       installServices(built, features);
       installSignIn(built, features);
       installRefreshTokenAudit(built, features);
