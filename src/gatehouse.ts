@@ -20,7 +20,7 @@ import { interactionRoutes } from './interactions/routes.js';
 import { loadCookieKeys } from './keys/cookie-keys.js';
 import { deriveKeyEncryptionKey } from './keys/encryption.js';
 import { resolveKeyEncryptionSecret } from './keys/key-encryption-secret.js';
-import { ensureSigningKey, loadProviderJwks, type ProviderJwk } from './keys/signing-keys.js';
+import { ensureInitialKeys, loadProviderJwks, type ProviderJwk } from './keys/signing-keys.js';
 import type { Logger } from './logger.js';
 import { createProvider } from './oidc/provider.js';
 import { installServerErrorHandling } from './oidc/errors.js';
@@ -99,7 +99,7 @@ export async function createGatehouse(config: GatehouseConfig, logger: Logger): 
     const { secret, generated } = resolveKeyEncryptionSecret(config.keyEncryptionSecret, config.dataDir);
     if (generated) logger.warn({ dataDir: config.dataDir }, 'generated a key-encryption secret in the data directory (embedded mode only)');
     const kek = deriveKeyEncryptionKey(secret);
-    await ensureSigningKey(db.prisma, kek);
+    await ensureInitialKeys(db.prisma, kek);
     const [jwks, cookieKeys] = await Promise.all([loadProviderJwks(db.prisma, kek), loadCookieKeys(db.prisma, kek)]);
 
     const audit = createAuditWriter(db.prisma, logger, (event) => metrics.observeAudit(event));
