@@ -44,7 +44,11 @@ const TOKEN_ERRORS = [
 ];
 const ENDPOINT_ERRORS: Record<string, string[]> = {
   token: TOKEN_ERRORS,
-  device_authorization: ['invalid_request', 'invalid_client', 'unauthorized_client', 'invalid_scope', 'invalid_target', 'temporarily_unavailable'],
+  // OpenID Connect Core §6.2 codes too: the device authorization request takes `request`/`request_uri`.
+  device_authorization: [
+    'invalid_request', 'invalid_client', 'unauthorized_client', 'invalid_scope', 'invalid_target', 'temporarily_unavailable',
+    'request_not_supported', 'request_uri_not_supported', 'invalid_request_object', 'invalid_request_uri',
+  ],
   introspection: ['invalid_request', 'invalid_client', 'temporarily_unavailable'],
   revocation: ['invalid_request', 'invalid_client', 'unsupported_token_type', 'temporarily_unavailable'],
   userinfo: ['invalid_request', 'invalid_token', 'insufficient_scope', 'temporarily_unavailable'],
