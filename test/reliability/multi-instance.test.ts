@@ -159,32 +159,38 @@ describe('two instances sharing PostgreSQL and Redis', () => {
     const activationDelay = 3;
     const rotated = await cli.json<{ kid: string }>(['keys', 'rotate', '--activation-delay', `${activationDelay}s`]);
     const rotatedAt = Date.now();
+    // The CLI computed the activation time when it ran (process start-up before that is not ours to count).
+    const activatesAt = (await db.prisma.signingKey.findUniqueOrThrow({ where: { kid: rotated.kid } })).activatesAt.getTime();
     const refreshInterval = 1;
     // The stated bound: published within one refresh interval, signing within the activation
     // delay plus one refresh interval (README, Signing-key rotation); 2 s slack for the poll itself.
-    const bound = (seconds: number) => rotatedAt + (seconds + refreshInterval + 2) * 1000;
+    const deadline = activatesAt + (refreshInterval + 2) * 1000;
 
     const published: Record<string, number> = {};
     const signing: Record<string, number> = {};
-    while (Date.now() < bound(activationDelay) && Object.keys(signing).length < 2) {
+    while (Date.now() < deadline && Object.keys(signing).length < 2) {
       for (const [name, p] of [['A', a], ['B', b]] as const) {
         if (!published[name] && (await jwksOf(p)).keys.some((k) => k.kid === rotated.kid)) published[name] = Date.now() - rotatedAt;
         if (!signing[name]) {
           const res = await clientCredentials(p, client());
           expect(res.status).toBe(200);
           const kid = decodeProtectedHeader(res.body.access_token as string).kid;
-          if (kid === rotated.kid) signing[name] = Date.now() - rotatedAt;
+          if (kid === rotated.kid) signing[name] = Date.now() - activatesAt;
           else expect(kid).toBe(before!.kid);
         }
       }
       await sleep(200);
     }
-    report('multi-instance-key-rotation', { activation_delay_s: activationDelay, refresh_interval_s: refreshInterval, published_ms: published, signing_ms: signing });
+    // published_ms: after the CLI returned; signing_ms: after the key's activation time.
+    report('multi-instance-key-rotation', { activation_delay_s: activationDelay, refresh_interval_s: refreshInterval, published_ms: published, signing_after_activation_ms: signing });
     expect(Object.keys(published).sort()).toEqual(['A', 'B']);
     expect(Object.keys(signing).sort()).toEqual(['A', 'B']);
     for (const ms of Object.values(published)) expect(ms).toBeLessThanOrEqual((refreshInterval + 2) * 1000);
-    // A key never signs before its activation time.
-    for (const ms of Object.values(signing)) expect(ms).toBeGreaterThanOrEqual(activationDelay * 1000 - 1000);
+    // A key never signs before its activation time, and signs within one refresh interval of it.
+    for (const ms of Object.values(signing)) {
+      expect(ms).toBeGreaterThanOrEqual(0);
+      expect(ms).toBeLessThanOrEqual((refreshInterval + 2) * 1000);
+    }
     // The old key stays published for tokens it signed.
     expect((await jwksOf(b)).keys.map((k) => k.kid)).toContain(before!.kid);
   });
