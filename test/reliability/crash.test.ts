@@ -49,7 +49,9 @@ describe('kill -9 under load, then restart on the same database', () => {
 
   async function codeFlow(browser: TestBrowser) {
     const view = viewOf(server.url, db.prisma);
-    const { callback, verifier } = await authorizeAndSignIn(view, browser, web, email, { scope: OFFLINE_SCOPE, extra: { prompt: 'consent' } });
+    const { callback, verifier } = await authorizeAndSignIn(view, browser, web, email, { scope: OFFLINE_SCOPE, extra: { prompt: 'consent' } }).catch((error: Error) => {
+      throw new Error(`code flow failed: ${error.message} (${String((error.cause as Error | undefined)?.message)}); server log tail:\n${server.logs.slice(-15).join('\n')}`);
+    });
     const tokens = await exchangeCode(view, web, callback.code!, verifier);
     expect(tokens.status).toBe(200);
     return tokens.body.refresh_token as string;

@@ -31,7 +31,15 @@ describe('PostgreSQL outage and recovery', () => {
 
   beforeAll(async () => {
     pg = await privatePostgres();
-    gh = await startGatehouse('postgresql', { DATABASE_CONNECT_TIMEOUT: '2', KEY_REFRESH_INTERVAL: '1', SWEEP_INTERVAL: '1' }, {
+    gh = await startGatehouse('postgresql', {
+      DATABASE_CONNECT_TIMEOUT: '2',
+      KEY_REFRESH_INTERVAL: '1',
+      SWEEP_INTERVAL: '1',
+      // The background load must not run into the rate limits: a 429 is not what is under test.
+      REQUEST_IP_LIMIT: '1000000',
+      TOKEN_CLIENT_LIMIT: '1000000',
+      INTROSPECTION_CLIENT_LIMIT: '1000000',
+    }, {
       provider: 'postgresql',
       url: pg.url,
       drop: async () => undefined,
