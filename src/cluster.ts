@@ -22,7 +22,10 @@ const QUICK_EXIT_MS = 5000;
 const MAX_RESTART_DELAY_MS = 30_000;
 
 async function primary(): Promise<void> {
-  const db = await openDatabase(config.database.url, { onPoolError: (err) => logger.warn({ err }, 'database pool error') });
+  const db = await openDatabase(config.database.url, {
+    connectTimeoutMs: config.database.connectTimeoutSeconds * 1000,
+    onPoolError: (err) => logger.warn({ err }, 'database pool error'),
+  });
   try {
     await prepareStorage(config, db, logger);
   } catch (error) {

@@ -70,6 +70,9 @@ const envSchema = z.object({
   // outermost trusted proxy saw, never a value the client wrote itself.
   TRUST_PROXY_HOPS: positiveInt(10).default(1),
   DATABASE_URL: databaseUrl.default('file:./data/gatehouse.db'),
+  // How long a PostgreSQL connection attempt may take before the request fails (503) instead
+  // of waiting: bounds the answer time while the database is unreachable.
+  DATABASE_CONNECT_TIMEOUT: duration(1, 60).default(3),
   DATA_DIR: z.string().min(1).default('./data'),
   KEY_ENCRYPTION_SECRET: z.string().min(32, 'must be at least 32 characters (use `openssl rand -base64 32`)').optional(),
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').optional(),
@@ -143,7 +146,7 @@ export type GatehouseConfig = {
   trustProxy: boolean;
   /** Proxies whose X-Forwarded-For entries are believed (when trustProxy). */
   trustProxyHops: number;
-  database: { url: string; provider: 'sqlite' | 'postgresql' };
+  database: { url: string; provider: 'sqlite' | 'postgresql'; connectTimeoutSeconds: number };
   dataDir: string;
   /** Absent only outside production: then it is generated once into dataDir. */
   keyEncryptionSecret: string | undefined;
@@ -240,7 +243,11 @@ export function parseConfig(env: Env): ConfigResult {
       issuer,
       trustProxy: e.TRUST_PROXY,
       trustProxyHops: e.TRUST_PROXY_HOPS,
-      database: { url: e.DATABASE_URL, provider: e.DATABASE_URL.startsWith('file:') ? 'sqlite' : 'postgresql' },
+      database: {
+        url: e.DATABASE_URL,
+        provider: e.DATABASE_URL.startsWith('file:') ? 'sqlite' : 'postgresql',
+        connectTimeoutSeconds: e.DATABASE_CONNECT_TIMEOUT,
+      },
       dataDir: path.resolve(e.DATA_DIR),
       keyEncryptionSecret: e.KEY_ENCRYPTION_SECRET,
       redisUrl: e.REDIS_URL,

@@ -20,9 +20,10 @@ import { interactionRoutes } from './interactions/routes.js';
 import { loadCookieKeys } from './keys/cookie-keys.js';
 import { deriveKeyEncryptionKey } from './keys/encryption.js';
 import { resolveKeyEncryptionSecret } from './keys/key-encryption-secret.js';
-import { ensureSigningKey, loadProviderJwks, type ProviderJwk } from './keys/signing-keys.js';
+import { ensureInitialKeys, loadProviderJwks, type ProviderJwk } from './keys/signing-keys.js';
 import type { Logger } from './logger.js';
 import { createProvider } from './oidc/provider.js';
+import { installServerErrorHandling } from './oidc/errors.js';
 import type { FeatureDependencies } from './oidc/feature.js';
 import { installSignIn, signInConfiguration } from './oidc/sign-in.js';
 import { installRefreshTokenAudit, refreshTokenConfiguration } from './oidc/refresh-tokens.js';
@@ -78,7 +79,7 @@ export async function prepareStorage(config: GatehouseConfig, db: Database, logg
   await prepareDatabaseSchema(config, db, logger);
   const { secret, generated } = resolveKeyEncryptionSecret(config.keyEncryptionSecret, config.dataDir);
   if (generated) logger.warn({ dataDir: config.dataDir }, 'generated a key-encryption secret in the data directory (embedded mode only)');
-  await ensureSigningKey(db.prisma, deriveKeyEncryptionKey(secret));
+  await ensureInitialKeys(db.prisma, deriveKeyEncryptionKey(secret));
 }
 
 export function startSweeping(config: GatehouseConfig, db: Database, logger: Logger): PeriodicTask {
@@ -90,7 +91,10 @@ export function startSweeping(config: GatehouseConfig, db: Database, logger: Log
 }
 
 export async function createGatehouse(config: GatehouseConfig, logger: Logger, options: GatehouseOptions = {}): Promise<Gatehouse> {
-  const db = await openDatabase(config.database.url, { onPoolError: (err) => logger.warn({ err }, 'database pool error') });
+  const db = await openDatabase(config.database.url, {
+    connectTimeoutMs: config.database.connectTimeoutSeconds * 1000,
+    onPoolError: (err) => logger.warn({ err }, 'database pool error'),
+  });
   const metrics = createMetrics();
   let rateLimits: RateLimitStore | undefined;
   try {
@@ -123,7 +127,7 @@ export async function createGatehouse(config: GatehouseConfig, logger: Logger, o
     const { secret, generated } = resolveKeyEncryptionSecret(config.keyEncryptionSecret, config.dataDir);
     if (generated) logger.warn({ dataDir: config.dataDir }, 'generated a key-encryption secret in the data directory (embedded mode only)');
     const kek = deriveKeyEncryptionKey(secret);
-    await ensureSigningKey(db.prisma, kek);
+    await ensureInitialKeys(db.prisma, kek);
     const [jwks, cookieKeys] = await Promise.all([loadProviderJwks(db.prisma, kek), loadCookieKeys(db.prisma, kek)]);
 
     const audit = createAuditWriter(db, logger, (event) => metrics.observeAudit(event));
@@ -141,6 +145,7 @@ export async function createGatehouse(config: GatehouseConfig, logger: Logger, o
         findClient,
         extensions: [signIn, servicesConfiguration(features), refreshTokenConfiguration(features, signIn), deviceFlowConfiguration(features)],
       });
+      installServerErrorHandling(built, logger);
       installServices(built, features);
       installSignIn(built, features);
       installRefreshTokenAudit(built, features);

@@ -19,7 +19,7 @@ test('zero configuration gives a working embedded setup', () => {
     env: 'development',
     port: 3000,
     issuer: 'http://localhost:3000',
-    database: { url: 'file:./data/gatehouse.db', provider: 'sqlite' },
+    database: { url: 'file:./data/gatehouse.db', provider: 'sqlite', connectTimeoutSeconds: 3 },
     keyEncryptionSecret: undefined,
     trustProxy: false,
     lockout: { threshold: 5, windowSeconds: 900, durationSeconds: 900 },

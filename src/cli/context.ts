@@ -40,7 +40,7 @@ export async function withCliContext<T>(run: (ctx: CliContext) => Promise<T>): P
   const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, process.stderr);
   let db: Database;
   try {
-    db = await openDatabase(config.database.url, { poolSize: 2 });
+    db = await openDatabase(config.database.url, { poolSize: 2, connectTimeoutMs: config.database.connectTimeoutSeconds * 1000 });
   } catch (error) {
     throw CliError.failure(`cannot open the database: ${(error as Error).message.split('\n')[0]}`);
   }

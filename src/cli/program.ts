@@ -35,7 +35,8 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
   const program = buildProgram(io);
   try {
     if (argv.length === 0) {
-      program.outputHelp();
+      // A usage error: the help goes to stderr (stdout carries results only) with exit 2.
+      program.outputHelp({ error: true });
       return EXIT_USAGE;
     }
     await program.parseAsync(argv, { from: 'user' });

@@ -23,6 +23,8 @@ export type Database = {
 export type DatabaseOptions = {
   /** PostgreSQL pool size per process. */
   poolSize?: number;
+  /** PostgreSQL: how long acquiring a connection may take before the query fails (default 3 s). */
+  connectTimeoutMs?: number;
   onPoolError?: (error: Error) => void;
 };
 
@@ -56,7 +58,7 @@ export async function openDatabase(url: string, options: DatabaseOptions = {}): 
     import('./generated/postgresql/client.js'),
   ]);
   const adapter = new PrismaPg(
-    { connectionString: url, max: options.poolSize ?? 10, connectionTimeoutMillis: 5000 },
+    { connectionString: url, max: options.poolSize ?? 10, connectionTimeoutMillis: options.connectTimeoutMs ?? 3000 },
     { onPoolError: options.onPoolError ?? (() => undefined) },
   );
   const prisma = new PostgresClient({ adapter }) as unknown as Db;

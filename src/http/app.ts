@@ -47,7 +47,7 @@ export function createApp(deps: AppDependencies): Koa {
 
   app.use(requestContext(deps.logger, deps.config.trustProxy));
   app.use(requestMetrics(deps.metrics, deps.endpoints));
-  app.use(errorBoundary(deps.logger));
+  app.use(errorBoundary(deps.logger, deps.endpoints));
   app.use(securityHeaders(deps.config));
   app.use(
     requestRateLimit({

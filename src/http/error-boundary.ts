@@ -1,17 +1,26 @@
 // Last line of defence for our own routes (oidc-provider renders its own errors): log the
 // error with the request id, answer without internals, in the format the caller expects.
+// A database that cannot be reached is not a bug: 503 with Retry-After (src/http/unavailable.ts).
 import type { Middleware } from 'koa';
 import type { Logger } from '../logger.js';
+import { isDatabaseUnavailable } from '../db/unavailable.js';
 import { renderPage } from '../interactions/render.js';
+import type { Endpoints } from './endpoints.js';
+import { answerUnavailable } from './unavailable.js';
 
 type HttpError = Error & { status?: number; expose?: boolean };
 
-export function errorBoundary(logger: Logger): Middleware {
+export function errorBoundary(logger: Logger, endpoints: Endpoints): Middleware {
   return async (ctx, next) => {
     try {
       await next();
     } catch (caught) {
       const error = caught as HttpError;
+      if (isDatabaseUnavailable(error)) {
+        logger.warn({ reqId: ctx.state.requestId, err: error }, 'database unavailable');
+        answerUnavailable(ctx, endpoints.formatOf(ctx) === 'page' ? 'html' : 'json');
+        return;
+      }
       const status = error.status && error.status >= 400 && error.status < 500 ? error.status : 500;
       if (status === 500) logger.error({ reqId: ctx.state.requestId, err: error }, 'unhandled error');
       const detail = status < 500 && error.expose ? error.message : undefined;

@@ -100,6 +100,21 @@ export function codeEntryGuard({ provider, limiters, audit }: CodeEntryGuardDeps
     const budgets: [RateLimiter, string][] = [[limiters.perIp, `ip:${ctx.ip || 'unknown'}`]];
     if (sessionId) budgets.push([limiters.perSession, `session:${createHash('sha256').update(sessionId).digest('base64url')}`]);
 
+    // A post without a live session cannot carry a valid form token (oidc-provider keeps it in
+    // the session), and oidc-provider 9 answers it with a 500: its error handler writes a new
+    // form token into the never-saved session, and saving that at the end of the request throws
+    // ("persist can only be called on previously persisted Sessions"). Found by the reliability
+    // suite's generated input: answer here instead, as for any out-of-date form.
+    if (!sessionId || !(await provider.Session.find(sessionId))) {
+      sendPage(
+        ctx,
+        'device-failed',
+        { title: 'This page was out of date', message: 'Enter the code shown on your device again.', retry: entryHref, code: 'invalid_request' },
+        { status: 400 },
+      );
+      return;
+    }
+
     const results = await Promise.all(budgets.map(([limiter, key]) => limiter.consume(key)));
     const limit = results.reduce(tighter);
     const refundAll = () => Promise.all(budgets.map(([limiter, key]) => limiter.refund(key)));

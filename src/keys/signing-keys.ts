@@ -4,6 +4,7 @@
 import type { Db } from '../db/client.js';
 import { decryptSecret, encryptSecret, type KeyEncryptionKey } from './encryption.js';
 import { generateRsaJwk, publicPart, rsaThumbprint, type RsaPrivateJwk } from './jwk.js';
+import { INITIAL_COOKIE_KEY_ID, isUniqueViolation, newCookieKeyRow } from './cookie-keys.js';
 
 export const RSA_MODULUS_BITS = 2048;
 
@@ -19,19 +20,17 @@ export function keyState(key: { activatesAt: Date; retiredAt: Date | null }, now
   return key.activatesAt <= now ? 'active' : 'pending';
 }
 
-export async function createSigningKey(prisma: Db, kek: KeyEncryptionKey, activatesAt = new Date()): Promise<string> {
+/** A new key's row, private part sealed; not stored yet. */
+export async function newSigningKeyRow(kek: KeyEncryptionKey, activatesAt = new Date()) {
   const jwk = await generateRsaJwk(RSA_MODULUS_BITS);
   const kid = rsaThumbprint(jwk);
-  await prisma.signingKey.create({
-    data: {
-      kid,
-      alg: 'RS256',
-      publicJwk: publicPart(jwk, kid),
-      privateJwkEnc: encryptSecret(kek, JSON.stringify(jwk), kid),
-      activatesAt,
-    },
-  });
-  return kid;
+  return { kid, alg: 'RS256', publicJwk: publicPart(jwk, kid), privateJwkEnc: encryptSecret(kek, JSON.stringify(jwk), kid), activatesAt };
+}
+
+export async function createSigningKey(prisma: Db, kek: KeyEncryptionKey, activatesAt = new Date()): Promise<string> {
+  const data = await newSigningKeyRow(kek, activatesAt);
+  await prisma.signingKey.create({ data });
+  return data.kid;
 }
 
 export async function listSigningKeys(prisma: Db, now = new Date()): Promise<SigningKeyInfo[]> {
@@ -45,10 +44,32 @@ export async function listSigningKeys(prisma: Db, now = new Date()): Promise<Sig
   }));
 }
 
-/** First start: one key that signs at once. Later starts find it and create nothing. */
-export async function ensureSigningKey(prisma: Db, kek: KeyEncryptionKey): Promise<void> {
-  const usable = await prisma.signingKey.count({ where: { retiredAt: null } });
-  if (usable === 0) await createSigningKey(prisma, kek);
+/**
+ * First start: one signing key that signs at once and one cookie key. Later starts find them and
+ * create nothing. Several instances may start at the same moment on an empty database, and each
+ * would see no keys: so the first keys are created in one transaction together with the cookie
+ * key of the fixed id INITIAL_COOKIE_KEY_ID. Only one such insert can commit (primary key); on
+ * PostgreSQL a concurrent one waits for it and then fails with a unique violation, on SQLite the
+ * second writer waits for the lock (busy timeout) and fails the same way. The loser's transaction
+ * rolls back — its signing key included — and it reads the winner's keys like a later start.
+ */
+export async function ensureInitialKeys(prisma: Db, kek: KeyEncryptionKey): Promise<void> {
+  const [usable, cookieKeys] = await Promise.all([prisma.signingKey.count({ where: { retiredAt: null } }), prisma.cookieKey.count()]);
+  if (usable > 0 && cookieKeys > 0) return;
+  if (cookieKeys === 0) {
+    const signingKey = usable === 0 ? await newSigningKeyRow(kek) : undefined;
+    try {
+      await prisma.$transaction([
+        prisma.cookieKey.create({ data: newCookieKeyRow(kek, INITIAL_COOKIE_KEY_ID) }),
+        ...(signingKey ? [prisma.signingKey.create({ data: signingKey })] : []),
+      ]);
+    } catch (error) {
+      if (!isUniqueViolation(error)) throw error;
+    }
+    return;
+  }
+  // Cookie keys exist but every signing key was retired: an operator's act, not a first start.
+  await createSigningKey(prisma, kek);
 }
 
 /**

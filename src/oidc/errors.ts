@@ -1,6 +1,10 @@
 // How oidc-provider's errors reach a person's browser: our friendly page, never internals.
+import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC, errors } from 'oidc-provider';
+import { isDatabaseUnavailable, TEMPORARILY_UNAVAILABLE } from '../db/unavailable.js';
 import { renderPage } from '../interactions/render.js';
+import { markUnavailable, unavailablePage } from '../http/unavailable.js';
+import type { Logger } from '../logger.js';
 
 type ErrorOut = { error: string; error_description?: string };
 
@@ -23,11 +27,40 @@ export function personFacingMessage(error: string): string {
   return PERSON_FACING[error] ?? 'The request could not be completed.';
 }
 
-export async function renderProviderError(ctx: KoaContextWithOIDC, out: ErrorOut, _error: errors.OIDCProviderError | Error): Promise<void> {
+export async function renderProviderError(ctx: KoaContextWithOIDC, out: ErrorOut, error: errors.OIDCProviderError | Error): Promise<void> {
   ctx.type = 'html';
+  if (isDatabaseUnavailable(error)) {
+    markUnavailable(ctx);
+    ctx.body = unavailablePage();
+    return;
+  }
   ctx.body = renderPage('error', {
     title: 'Something went wrong',
     message: personFacingMessage(out.error),
     code: out.error,
+  });
+}
+
+/**
+ * oidc-provider answers any error it does not know with 500 `server_error` and then emits
+ * `server_error` (lib/shared/error_handler.js, authorization_error_handler.js). The listener runs
+ * synchronously before the response is sent, so it can still turn a database outage into 503
+ * `temporarily_unavailable` with Retry-After (RFC 6749 §5.2) — the one place for every provider
+ * route. Browser-facing routes were already rendered by renderProviderError above (a page with
+ * 503); JSON bodies are replaced here. Other server errors are logged, never shown.
+ */
+export function installServerErrorHandling(provider: Provider, logger: Logger): void {
+  provider.on('server_error', (ctx: KoaContextWithOIDC, error: Error) => {
+    const reqId = ctx.state.requestId as string | undefined;
+    if (!isDatabaseUnavailable(error)) {
+      logger.error({ reqId, err: error, route: ctx.oidc?.route }, 'server error in the provider');
+      return;
+    }
+    logger.warn({ reqId, err: error, route: ctx.oidc?.route }, 'database unavailable');
+    markUnavailable(ctx);
+    if (!ctx.response.is('html')) {
+      ctx.type = 'application/json';
+      ctx.body = { ...TEMPORARILY_UNAVAILABLE };
+    }
   });
 }

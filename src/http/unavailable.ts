@@ -1,0 +1,35 @@
+// The answer while the database is unreachable (src/db/unavailable.ts decides when): 503 with
+// Retry-After instead of a 500, in the format the caller expects. Protocol endpoints get the
+// OAuth error `temporarily_unavailable` (RFC 6749 §4.1.2.1 and §5.2; RFC 6750 §3.1 for userinfo
+// uses the same JSON shape), a person's browser gets a page that says to try again shortly.
+// Used by our error boundary (our Koa routes) and for oidc-provider's routes (src/oidc/errors.ts).
+import type { Context } from 'koa';
+import { DATABASE_RETRY_AFTER_SECONDS, TEMPORARILY_UNAVAILABLE } from '../db/unavailable.js';
+import { renderPage } from '../interactions/render.js';
+
+export function unavailablePage(): string {
+  return renderPage('error', {
+    title: 'Temporarily unavailable',
+    message: 'This service cannot complete your request right now. Please try again in a moment.',
+    code: 'temporarily_unavailable',
+  });
+}
+
+/** Sets status, Retry-After and headers; the body only when `body` says which format. */
+export function markUnavailable(ctx: Context): void {
+  ctx.status = 503;
+  ctx.set('Retry-After', String(DATABASE_RETRY_AFTER_SECONDS));
+  ctx.set('Cache-Control', 'no-store');
+}
+
+/** A complete 503 answer: a page for browsers, OAuth JSON for everything else. */
+export function answerUnavailable(ctx: Context, format: 'html' | 'json'): void {
+  markUnavailable(ctx);
+  if (format === 'html') {
+    ctx.type = 'html';
+    ctx.body = unavailablePage();
+  } else {
+    ctx.type = 'application/json';
+    ctx.body = { ...TEMPORARILY_UNAVAILABLE };
+  }
+}
