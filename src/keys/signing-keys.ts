@@ -54,7 +54,12 @@ export async function listSigningKeys(prisma: Db, now = new Date()): Promise<Sig
  * rolls back — its signing key included — and it reads the winner's keys like a later start.
  */
 export async function ensureInitialKeys(prisma: Db, kek: KeyEncryptionKey): Promise<void> {
-  const [usable, cookieKeys] = await Promise.all([prisma.signingKey.count({ where: { retiredAt: null } }), prisma.cookieKey.count()]);
+  // Read in this order, not in parallel: the first keys commit together, so once the cookie key
+  // is seen, the signing key committed with it is visible to the next read. Read the other way
+  // round (or in parallel), a start could see no signing key, then the winner's cookie key, and
+  // take the "every signing key was retired" path below: a second signing key.
+  const cookieKeys = await prisma.cookieKey.count();
+  const usable = await prisma.signingKey.count({ where: { retiredAt: null } });
   if (usable > 0 && cookieKeys > 0) return;
   if (cookieKeys === 0) {
     const signingKey = usable === 0 ? await newSigningKeyRow(kek) : undefined;
