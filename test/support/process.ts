@@ -54,6 +54,13 @@ async function waitForHealth(url: string, child: ChildProcess, logs: string[], t
   throw new Error(`gatehouse at ${url} did not become ready:\n${logs.join('\n').slice(-3000)}`);
 }
 
+/**
+ * Servers start as README's production command and `npm start` run them: with an explicit heap
+ * limit. Without one V8 sizes its heap from the machine's memory and lets RSS wander upward long
+ * after the live heap is flat, which is not what the soak's memory check is about.
+ */
+const SERVER_NODE_ARGS = ['--max-old-space-size=512'];
+
 export async function spawnGatehouse(options: SpawnOptions): Promise<GatehouseProcess> {
   const port = options.port ?? (await freePort());
   const url = `http://127.0.0.1:${port}`;
@@ -75,7 +82,7 @@ export async function spawnGatehouse(options: SpawnOptions): Promise<GatehousePr
   let exit!: Promise<number | string | null>;
 
   const start = async (wait: boolean) => {
-    child = spawn(process.execPath, [SERVER_ENTRY], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    child = spawn(process.execPath, [...SERVER_NODE_ARGS, SERVER_ENTRY], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     const running = child;
     exit = new Promise((resolve) => running.once('exit', (code, signal) => resolve(code ?? signal)));
     for (const stream of [child.stdout, child.stderr]) {
