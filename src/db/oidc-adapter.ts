@@ -3,6 +3,7 @@
 import { errors } from 'oidc-provider';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import type { Database, Db } from './client.js';
+import { parameter, timestampParameter, timestampValue } from './raw-sql.js';
 
 /** The models oidc-provider stores through an adapter, each with its own table. */
 export const ARTIFACT_MODELS = [
@@ -78,17 +79,16 @@ function toPayload(row: ArtifactRow | null): AdapterPayload | undefined {
  * and revocation do the same), and through Prisma's model API each such lookup cost about
  * 0.35 ms of main-thread time in the introspection benchmark, most of it building the query; the
  * raw statement returns the same row for a few microseconds of work. Expiry is compared in SQL
- * against a value in the column's own encoding (ISO 8601 text with an offset on SQLite, as Prisma
- * writes it; TIMESTAMP(3) in UTC on PostgreSQL), and `consumed` comes back as epoch seconds.
+ * against a value in the column's own encoding (raw-sql.ts), and `consumed` comes back as epoch
+ * seconds.
  */
 function rawFindById(db: Pick<Database, 'prisma' | 'provider'>, model: ArtifactModel, hidesExpired: boolean) {
-  const pg = db.provider === 'postgresql';
-  const consumed = pg ? 'FLOOR(EXTRACT(EPOCH FROM "consumedAt"))::bigint' : `CAST(strftime('%s', "consumedAt") AS INTEGER)`;
-  const live = hidesExpired ? (pg ? ' AND ("expiresAt" IS NULL OR "expiresAt" > $2::timestamp(3))' : ' AND ("expiresAt" IS NULL OR "expiresAt" > ?)') : '';
-  const sql = `SELECT "payload", ${consumed} AS "consumed" FROM "${model}" WHERE "id" = ${pg ? '$1' : '?'}${live}`;
+  const { provider } = db;
+  const consumed = provider === 'postgresql' ? 'FLOOR(EXTRACT(EPOCH FROM "consumedAt"))::bigint' : `CAST(strftime('%s', "consumedAt") AS INTEGER)`;
+  const live = hidesExpired ? ` AND ("expiresAt" IS NULL OR "expiresAt" > ${timestampParameter(provider, 2)})` : '';
+  const sql = `SELECT "payload", ${consumed} AS "consumed" FROM "${model}" WHERE "id" = ${parameter(provider, 1)}${live}`;
   return async (id: string): Promise<AdapterPayload | undefined> => {
-    const now = new Date().toISOString();
-    const params = hidesExpired ? [id, pg ? now.replace('T', ' ').replace('Z', '') : now.replace('Z', '+00:00')] : [id];
+    const params = hidesExpired ? [id, timestampValue(provider, new Date())] : [id];
     const rows = await db.prisma.$queryRawUnsafe<{ payload: unknown; consumed: number | bigint | null }[]>(sql, ...params);
     const row = rows[0];
     if (!row) return undefined;
