@@ -70,12 +70,12 @@ export function cachedClientSecretCheck(prisma: Db, ttlSeconds: number, now = Da
       where: { clientId, OR: [{ expiresAt: null }, { expiresAt: { gt: new Date(at) } }] },
       select: { hash: true, expiresAt: true },
     });
-    if (!verifyClientSecret(presented, rows.map((r) => r.hash))) {
+    const matched = rows.filter((r) => verifyClientSecret(presented, [r.hash]));
+    if (matched.length === 0) {
       cache.delete(key);
       return false;
     }
     if (ttlSeconds > 0) {
-      const matched = rows.filter((r) => verifyClientSecret(presented, [r.hash]));
       const secretExpiry = Math.min(...matched.map((r) => r.expiresAt?.getTime() ?? Infinity));
       boundedSet(cache, key, { value: true, expiresAt: Math.min(at + ttlSeconds * 1000, secretExpiry) });
     }
