@@ -17,6 +17,7 @@ import { BASELINE_API, BASELINE_CLIENT_ID, BASELINE_EMAIL, BASELINE_REDIRECT_URI
 import { deviceFlowDriver, percentile, rotate, runLoops, signIn, type Client, type Target } from './flows.js';
 import { summariseProfile } from './profile.js';
 import { renderMarkdown, renderSvg, type Measurement, type RunInfo } from './report.js';
+import { freePort } from '../test/support/free-port.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const RESULTS = path.join(ROOT, 'bench/results');
@@ -60,18 +61,6 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 process.on('exit', killAll);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Resident memory of a process and its descendants (cluster workers), in bytes. */
 function treeRss(pid: number): number {

@@ -5,6 +5,7 @@ import { Writable } from 'node:stream';
 import { parseConfig, type GatehouseConfig } from '../../src/config.js';
 import { createGatehouse, listen, type RunningGatehouse } from '../../src/gatehouse.js';
 import { createLogger } from '../../src/logger.js';
+import { freePort } from './free-port.js';
 import { freshDatabase, type Provider, type TestDatabase } from './databases.js';
 
 export type TestGatehouse = RunningGatehouse & { database: TestDatabase; logs: string[]; close(): Promise<void> };
@@ -63,14 +64,5 @@ export async function startGatehouse(provider: Provider, env: Record<string, str
   };
 }
 
-export async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
+// Re-exported: the other support modules and many tests take it from here.
+export { freePort };
