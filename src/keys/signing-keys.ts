@@ -21,8 +21,11 @@ export function keyState(key: { activatesAt: Date; retiredAt: Date | null }, now
 }
 
 /** A new key's row, private part sealed; not stored yet. */
-export async function newSigningKeyRow(kek: KeyEncryptionKey, activatesAt = new Date()) {
-  const jwk = await generateRsaJwk(RSA_MODULUS_BITS);
+export async function newSigningKeyRow(kek: KeyEncryptionKey, activatesAt = new Date(), generate = () => generateRsaJwk(RSA_MODULUS_BITS)) {
+  // An operator types kids on command lines (`gatehouse keys retire <kid>`), where one starting
+  // with "-" (1 thumbprint in 64, base64url) reads as an option: such a key is drawn again.
+  let jwk = await generate();
+  while (rsaThumbprint(jwk).startsWith('-')) jwk = await generate();
   const kid = rsaThumbprint(jwk);
   return { kid, alg: 'RS256', publicJwk: publicPart(jwk, kid), privateJwkEnc: encryptSecret(kek, JSON.stringify(jwk), kid), activatesAt };
 }

@@ -5,6 +5,8 @@ import { openDatabase } from '../../src/db/client.js';
 import { createGatehouse } from '../../src/gatehouse.js';
 import { KeyDecryptionError, decryptSecret, deriveKeyEncryptionKey } from '../../src/keys/encryption.js';
 import { SECRET_FILE_NAME } from '../../src/keys/key-encryption-secret.js';
+import { generateRsaJwk, rsaThumbprint, type RsaPrivateJwk } from '../../src/keys/jwk.js';
+import { newSigningKeyRow } from '../../src/keys/signing-keys.js';
 import { createLogger } from '../../src/logger.js';
 import { freshDatabase, PROVIDERS } from '../support/databases.js';
 import { startGatehouse, TEST_KEY_ENCRYPTION_SECRET, testConfig } from '../support/gatehouse.js';
@@ -71,4 +73,18 @@ test('embedded mode generates the key-encryption secret once, mode 0600, and reu
   expect(await jwksKids(second.url)).toEqual(kids);
   await second.close();
   expect(readFileSync(file, 'utf8')).toBe(secret);
+});
+
+test('a key whose thumbprint starts with "-" is drawn again: kids are typed as CLI arguments', async () => {
+  // Small keys make finding such a thumbprint (1 in 64) quick; the size does not matter here.
+  let dashed: RsaPrivateJwk;
+  do dashed = await generateRsaJwk(1024);
+  while (!rsaThumbprint(dashed).startsWith('-'));
+  let plain: RsaPrivateJwk;
+  do plain = await generateRsaJwk(1024);
+  while (rsaThumbprint(plain).startsWith('-'));
+  const drawn = [dashed, plain];
+  const row = await newSigningKeyRow(deriveKeyEncryptionKey(TEST_KEY_ENCRYPTION_SECRET), new Date(), async () => drawn.shift()!);
+  expect(drawn).toEqual([]);
+  expect(row.kid).toBe(rsaThumbprint(plain));
 });
