@@ -11,11 +11,11 @@ import cluster, { type Worker } from 'node:cluster';
 import { loadConfig } from './config.js';
 import { openDatabase } from './db/client.js';
 import { prepareStorage, startSweeping } from './gatehouse.js';
-import { createLogger } from './logger.js';
+import { createStdoutLogger } from './logger.js';
 import { reportStartupFailure, serve } from './serve.js';
 
 const config = loadConfig();
-const logger = createLogger(config.logLevel);
+const logger = createStdoutLogger(config);
 
 /** A worker that dies sooner than this after starting is "crashing at start": back off. */
 const QUICK_EXIT_MS = 5000;

@@ -78,6 +78,8 @@ const envSchema = z.object({
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').optional(),
   REDIS_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9:._-]{1,64}$/, 'must be 1-64 of A-Z a-z 0-9 : . _ -').default('gatehouse:'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { message: 'must be one of fatal, error, warn, info, debug, trace, silent' }).default('info'),
+  // Unset: JSON, except readable lines in development on a terminal (src/logger.ts).
+  LOG_FORMAT: z.enum(['json', 'pretty'], { message: 'must be json or pretty' }).optional(),
   SWEEP_INTERVAL: duration(1, 86_400).default(60),
   SHUTDOWN_TIMEOUT: duration(1, 300).default(10),
   // Audit events older than this are deleted by the sweeper.
@@ -154,6 +156,8 @@ export type GatehouseConfig = {
   /** Prefix of every Redis key Gatehouse writes (several deployments may share one Redis). */
   redisKeyPrefix: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Unset: decided by where stdout goes (src/logger.ts createStdoutLogger). */
+  logFormat: 'json' | 'pretty' | undefined;
   sweepIntervalSeconds: number;
   shutdownTimeoutSeconds: number;
   auditRetentionSeconds: number;
@@ -253,6 +257,7 @@ export function parseConfig(env: Env): ConfigResult {
       redisUrl: e.REDIS_URL,
       redisKeyPrefix: e.REDIS_KEY_PREFIX,
       logLevel: e.LOG_LEVEL,
+      logFormat: e.LOG_FORMAT,
       sweepIntervalSeconds: e.SWEEP_INTERVAL,
       shutdownTimeoutSeconds: e.SHUTDOWN_TIMEOUT,
       auditRetentionSeconds: e.AUDIT_RETENTION,

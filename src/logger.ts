@@ -1,6 +1,8 @@
-// JSON logs (pino). Credentials never reach a log line: request logs carry no headers,
-// bodies or query strings, and these paths are censored wherever an object is logged.
+// Logs (pino): JSON lines, or readable lines for a person at a terminal. Credentials never
+// reach a log line: request logs carry no headers, bodies or query strings, and these paths are
+// censored wherever an object is logged.
 import { pino, type Logger } from 'pino';
+import { prettyFactory } from 'pino-pretty';
 
 export type { Logger };
 
@@ -52,4 +54,21 @@ export function createLogger(level: string, destination?: pino.DestinationStream
     { level, base: { service: 'gatehouse' }, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } },
     destination ?? pino.destination({ dest: 1, sync: false }),
   );
+}
+
+export type LogFormat = 'json' | 'pretty';
+
+/**
+ * The server's logger, on stdout. JSON wherever a program reads the lines (production, CI,
+ * containers, anything piped); readable lines only in development with stdout on a terminal,
+ * unless LOG_FORMAT says otherwise.
+ */
+export function createStdoutLogger(config: { env: string; logLevel: string; logFormat: LogFormat | undefined }): Logger {
+  const format = config.logFormat ?? (config.env === 'development' && process.stdout.isTTY ? 'pretty' : 'json');
+  if (format === 'json') return createLogger(config.logLevel);
+  // Formatted in-process and written synchronously (a development setting), so the last lines
+  // before an exit are never lost; colours only when the terminal takes them.
+  const prettify = prettyFactory({ translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' });
+  const out = pino.destination({ dest: 1, sync: true });
+  return createLogger(config.logLevel, { write: (line: string) => out.write(prettify(line)) });
 }

@@ -165,6 +165,14 @@ describe('API-security hardening settings', () => {
   });
 });
 
+test('LOG_FORMAT is json, pretty or unset (then decided by where stdout goes)', () => {
+  const unset = parseConfig({ LOG_FORMAT: '' });
+  expect(unset.ok && unset.config.logFormat).toBeUndefined();
+  const pretty = parseConfig({ LOG_FORMAT: 'pretty' });
+  expect(pretty.ok && pretty.config.logFormat).toBe('pretty');
+  expect(problemsOf({ LOG_FORMAT: 'text' })).toEqual(['LOG_FORMAT: must be json or pretty']);
+});
+
 test("every variable is documented in README's configuration table and in .env.example", () => {
   const readme = readFileSync('README.md', 'utf8');
   const example = readFileSync('.env.example', 'utf8');
