@@ -18,6 +18,21 @@ module.exports = {
       to: { circular: true },
     },
     {
+      name: 'infrastructure-below-features',
+      comment:
+        'Shared infrastructure (db, keys, audit, http, pages, metrics, util, config, logger) never imports a feature folder.',
+      severity: 'error',
+      from: { path: '^src/(db|keys|audit|http|pages|metrics|util)/|^src/(config|logger)\\.ts$' },
+      to: { path: '^src/(accounts|clients|oidc|sign-in|device|cli)/' },
+    },
+    {
+      name: 'pages-are-a-leaf',
+      comment: 'Page rendering is used by everything that answers a browser, so it imports nothing of ours but config.',
+      severity: 'error',
+      from: { path: '^src/pages/' },
+      to: { path: '^src/', pathNot: '^src/pages/|^src/config\\.ts$' },
+    },
+    {
       name: 'generated-client-only-through-db',
       comment: 'The generated Prisma clients are an implementation detail of src/db.',
       severity: 'error',
