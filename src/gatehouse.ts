@@ -16,7 +16,7 @@ import { openRateLimitStore, type RateLimitStore } from './http/rate-limit-store
 import { createMetrics, type Metrics } from './metrics/metrics.js';
 import { startMetricsServer } from './metrics/server.js';
 import { installClientRateLimits, type ClientRateLimiters } from './oidc/client-rate-limits.js';
-import { interactionRoutes } from './interactions/routes.js';
+import { interactionRoutes } from './sign-in/routes.js';
 import { loadCookieKeys } from './keys/cookie-keys.js';
 import { deriveKeyEncryptionKey } from './keys/encryption.js';
 import { resolveKeyEncryptionSecret } from './keys/key-encryption-secret.js';
@@ -25,10 +25,11 @@ import type { Logger } from './logger.js';
 import { createProvider } from './oidc/provider.js';
 import { installServerErrorHandling } from './oidc/errors.js';
 import type { FeatureDependencies } from './oidc/feature.js';
-import { installSignIn, signInConfiguration } from './oidc/sign-in.js';
+import { installSignIn, signInConfiguration } from './sign-in/sign-in.js';
 import { installRefreshTokenAudit, refreshTokenConfiguration } from './oidc/refresh-tokens.js';
 import { installServices, servicesConfiguration } from './oidc/services.js';
-import { deviceCodeEntryLimiters, deviceFlowConfiguration, installDeviceFlow } from './oidc/device-flow.js';
+import { deviceCodeEntryLimiters, deviceFlowConfiguration, installDeviceFlow } from './device/flow.js';
+import { deviceConfirmationPage } from './device/confirmation.js';
 import { clientMetadataLookup } from './clients/provider-metadata.js';
 import { cachedClientLookup } from './clients/client-cache.js';
 import { createAuditWriter, type AuditWriter } from './audit/audit.js';
@@ -161,7 +162,7 @@ export async function createGatehouse(config: GatehouseConfig, logger: Logger, o
       logger,
       cookieKeys,
       isReady: () => isDatabaseReachable(db),
-      routers: [interactionRoutes(currentProvider, features)],
+      routers: [interactionRoutes(currentProvider, features, [deviceConfirmationPage])],
       endpoints: endpointsOf(provider, config.issuer),
       metrics,
       audit,

@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Db } from '../db/client.js';
+import { isUniqueViolation } from '../db/unique-violation.js';
 import { formatZodIssues } from '../util/validation.js';
 import { hashPassword, passwordProblem } from './passwords.js';
 
@@ -92,10 +93,6 @@ export function toUserView(row: UserRow, now = new Date()): UserView {
     created_at: row.createdAt.toISOString(),
     updated_at: row.updatedAt.toISOString(),
   };
-}
-
-function isUniqueViolation(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'P2002';
 }
 
 function parse<T>(schema: z.ZodType<T>, input: unknown, what: string): T {

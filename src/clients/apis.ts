@@ -4,7 +4,8 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Db } from '../db/client.js';
-import { RegistryError, isUniqueViolation } from './errors.js';
+import { isUniqueViolation } from '../db/unique-violation.js';
+import { RegistryError } from './errors.js';
 import { scopeTokenSchema } from './metadata.js';
 import { storedStrings } from './stored.js';
 

@@ -11,7 +11,7 @@
 // time, so a newly created client or secret works at once. 0 turns both caches off.
 import { createHash } from 'node:crypto';
 import type { Db } from '../db/client.js';
-import type { ClientLookup } from './provider-metadata.js';
+import type { ClientLookup } from '../db/oidc-adapter.js';
 import { looksLikeClientSecret, verifyClientSecret } from './secrets.js';
 
 /** Enough for every client of a large deployment; beyond it the oldest entries go first. */

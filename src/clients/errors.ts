@@ -24,8 +24,3 @@ export class RegistryError extends Error {
     return RegistryError.invalid(what, formatZodIssues(error));
   }
 }
-
-/** Prisma's unique-constraint violation, whichever driver adapter raised it. */
-export function isUniqueViolation(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'P2002';
-}

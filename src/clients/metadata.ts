@@ -94,10 +94,6 @@ const PROFILE_RULES: Record<ClientProfile, ProfileRules> = {
   },
 };
 
-export function clientTypeOf(profile: ClientProfile): ClientType {
-  return PROFILE_RULES[profile].type;
-}
-
 // ---------------------------------------------------------------------------
 // Field syntax
 // ---------------------------------------------------------------------------

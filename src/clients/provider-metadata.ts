@@ -15,6 +15,7 @@ import { randomBytes } from 'node:crypto';
 import type { AdapterPayload, Client } from 'oidc-provider';
 import { z } from 'zod';
 import type { Db } from '../db/client.js';
+import type { ClientLookup } from '../db/oidc-adapter.js';
 import { needsClientSecret, type TokenEndpointAuthMethod } from './metadata.js';
 import { storedJwks, storedStrings } from './stored.js';
 
@@ -72,8 +73,6 @@ export function gatehouseMetadataOf(client: Client): GatehouseClientMetadata {
   extrasCache.set(client, metadata);
   return metadata;
 }
-
-export type ClientLookup = (clientId: string) => Promise<AdapterPayload | undefined>;
 
 /**
  * Returns oidc-provider client metadata for an enabled client, or undefined for an unknown or

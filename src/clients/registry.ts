@@ -21,7 +21,7 @@ import {
   type OidcScope,
   type TokenEndpointAuthMethod,
 } from './metadata.js';
-import { generateClientSecret, hashClientSecret, looksLikeClientSecret, verifyClientSecret } from './secrets.js';
+import { generateClientSecret, hashClientSecret } from './secrets.js';
 import { storedJwks, storedStrings } from './stored.js';
 
 export { RegistryError } from './errors.js';
@@ -346,17 +346,6 @@ export async function rotateClientSecret(
       : null;
     return { clientSecret, previousExpiresAt };
   });
-}
-
-/**
- * Client authentication with a secret (RFC 6749 §2.3.1): true when `presented` matches a secret of
- * the client that has not expired. One indexed query and one SHA-256; see secrets.ts for why.
- */
-export async function authenticateClientSecret(prisma: Db, clientId: string, presented: string, now = new Date()): Promise<boolean> {
-  // Our secrets have one exact shape; anything else cannot match and costs no query.
-  if (!looksLikeClientSecret(presented)) return false;
-  const rows = await prisma.clientSecret.findMany({ where: { clientId, ...validSecrets(now) }, select: { hash: true } });
-  return verifyClientSecret(presented, rows.map((r) => r.hash));
 }
 
 /** Every CORS origin registered by an enabled client (for answering preflight requests). */

@@ -4,6 +4,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { PrismaClient as SqliteClient } from './generated/sqlite/client.js';
+import type { DbKind } from './migrations/paths.js';
 
 /**
  * The client type the rest of the code is written against. Both generated clients expose the
@@ -13,7 +14,7 @@ import { PrismaClient as SqliteClient } from './generated/sqlite/client.js';
 export type Db = SqliteClient;
 
 export type Database = {
-  provider: 'sqlite' | 'postgresql';
+  provider: DbKind;
   /** The DATABASE_URL it was opened with. */
   url: string;
   prisma: Db;

@@ -1,17 +1,9 @@
 // `npm run db:migrate` (deploy), `db:status` (status) and `db:migrate:create -- <name>` (create):
-// Prisma Migrate's commands, run through the wasm schema engine (src/db/migrations.ts).
+// Prisma Migrate's commands, run through the wasm schema engine (src/db/migrations/).
 // Exit codes: 0 success, 1 failure (one line on stderr), 2 usage error.
 import path from 'node:path';
-import {
-  applyMigrations,
-  createMigration,
-  databaseTargetFromUrl,
-  migrationsDirFor,
-  migrationStatus,
-  writeMigration,
-  type DatabaseTarget,
-  type Provider,
-} from './migrations.js';
+import { applyMigrations, createMigration, migrationStatus, writeMigration } from './migrations/migrate.js';
+import { databaseTargetFromUrl, migrationsDirFor, type DatabaseTarget, type DbKind } from './migrations/paths.js';
 
 const USAGE = 'usage: migrate-cli deploy | status | create <name> [--provider sqlite|postgresql]';
 
@@ -53,7 +45,7 @@ async function status(): Promise<void> {
 }
 
 /** Where each provider's shadow database lives: SQLite's is in memory, PostgreSQL's on a server. */
-function shadowTarget(provider: Provider): DatabaseTarget {
+function shadowTarget(provider: DbKind): DatabaseTarget {
   return provider === 'sqlite' ? { provider, file: ':memory:' } : { provider, url: shadowDatabaseUrlFromEnv() };
 }
 
@@ -61,9 +53,9 @@ function shadowTarget(provider: Provider): DatabaseTarget {
  * Computes the migration for every provider before writing any, with one name and timestamp,
  * so a failure (e.g. PostgreSQL unreachable) leaves the two histories as they were.
  */
-async function create(name: string, providers: Provider[]): Promise<void> {
+async function create(name: string, providers: DbKind[]): Promise<void> {
   const now = new Date();
-  const planned: { provider: Provider; created: string | null; sql: string | null }[] = [];
+  const planned: { provider: DbKind; created: string | null; sql: string | null }[] = [];
   for (const provider of providers) {
     const migration = await createMigration(shadowTarget(provider), name, { now, dryRun: true }).catch((error: unknown) => {
       const hint = provider === 'postgresql' ? ' (set SHADOW_DATABASE_URL, or use --provider sqlite)' : '';
@@ -81,7 +73,7 @@ async function create(name: string, providers: Provider[]): Promise<void> {
   }
 }
 
-function parseProviders(args: string[]): Provider[] {
+function parseProviders(args: string[]): DbKind[] {
   const index = args.indexOf('--provider');
   if (index === -1) return ['sqlite', 'postgresql'];
   const value = args[index + 1];

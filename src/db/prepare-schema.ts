@@ -3,7 +3,7 @@
 // step (`npm run db:migrate`), run once per deploy rather than raced by every instance at start.
 import { readdir } from 'node:fs/promises';
 import { openDatabase, type Database } from './client.js';
-import { databaseTargetFromUrl, migrationsDirFor } from './migration-paths.js';
+import { databaseTargetFromUrl, migrationsDirFor } from './migrations/paths.js';
 
 export class SchemaNotReadyError extends Error {
   override name = 'SchemaNotReadyError';
@@ -38,7 +38,7 @@ export async function schemaIsCurrent(db: Database): Promise<boolean> {
 export async function prepareSchema(databaseUrl: string, log: (message: string) => void = () => undefined): Promise<string[]> {
   const target = databaseTargetFromUrl(databaseUrl);
   // The engine (wasm, both drivers) loads only when there is something to check or apply.
-  const { applyMigrations, migrationStatus } = await import('./migrations.js');
+  const { applyMigrations, migrationStatus } = await import('./migrations/migrate.js');
   if (target.provider === 'sqlite') {
     const { applied } = await applyMigrations(target, { log });
     return applied;

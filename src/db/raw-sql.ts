@@ -1,12 +1,10 @@
 // Encodings for the few statements that bypass Prisma's model API (for speed: audit inserts,
 // artifact look-ups by id). They must read and write exactly what Prisma itself would, so the
 // provider differences live here, once.
-import type { Database } from './client.js';
-
-type Provider = Database['provider'];
+import type { DbKind } from './migrations/paths.js';
 
 /** The n-th (1-based) bind parameter: `$n` on PostgreSQL, `?` (positional) on SQLite. */
-export function parameter(provider: Provider, n: number): string {
+export function parameter(provider: DbKind, n: number): string {
   return provider === 'postgresql' ? `$${n}` : '?';
 }
 
@@ -15,17 +13,17 @@ export function parameter(provider: Provider, n: number): string {
  * PostgreSQL (bind with `::timestamp(3)`), ISO 8601 text with an explicit UTC offset on SQLite
  * (so that text comparison orders it correctly against stored values).
  */
-export function timestampValue(provider: Provider, at: Date): string {
+export function timestampValue(provider: DbKind, at: Date): string {
   const iso = at.toISOString();
   return provider === 'postgresql' ? iso.replace('T', ' ').replace('Z', '') : iso.replace('Z', '+00:00');
 }
 
 /** A DateTime bind parameter in the column's own type. */
-export function timestampParameter(provider: Provider, n: number): string {
+export function timestampParameter(provider: DbKind, n: number): string {
   return provider === 'postgresql' ? `$${n}::timestamp(3)` : '?';
 }
 
 /** A Json bind parameter (the value passed as JSON text). */
-export function jsonParameter(provider: Provider, n: number): string {
+export function jsonParameter(provider: DbKind, n: number): string {
   return provider === 'postgresql' ? `$${n}::jsonb` : '?';
 }

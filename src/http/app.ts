@@ -6,7 +6,7 @@ import type Provider from 'oidc-provider';
 import type { AuditWriter } from '../audit/audit.js';
 import type { GatehouseConfig } from '../config.js';
 import type { Logger } from '../logger.js';
-import { requestMetrics } from '../metrics/http-metrics.js';
+import { requestMetrics } from './http-metrics.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { bodyLimit } from './body-limit.js';
 import type { Endpoints } from './endpoints.js';

@@ -1,7 +1,7 @@
 // Request bodies are size-limited before anything reads them (security checklist item 22): a
 // declared Content-Length above BODY_LIMIT is refused with 413 (RFC 9110 §15.5.14) in the
 // endpoint's format, and the body is never read. Bodies sent without a length (chunked) are
-// cut by the parser that reads them: our form reader (src/interactions/form.ts) and
+// cut by the parser that reads them: our form reader (src/sign-in/form.ts) and
 // oidc-provider's (56 KiB, answered with invalid_request).
 import type { Middleware } from 'koa';
 import type { Endpoints } from './endpoints.js';

@@ -3,7 +3,9 @@
 // requests by route name, never by raw path (paths carry interaction ids).
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
-import { INTERACTION_PATH } from '../oidc/provider.js';
+
+/** Where oidc-provider sends the browser for a prompt (interactions.url); our routes live below it. */
+export const INTERACTION_PATH = '/interaction';
 
 /** OAuth-style JSON (RFC 6749 §5.2) or one of our HTML pages. */
 export type ResponseFormat = 'oauth' | 'page';

@@ -4,7 +4,7 @@
 import type { Middleware } from 'koa';
 import type { Logger } from '../logger.js';
 import { isDatabaseUnavailable } from '../db/unavailable.js';
-import { renderPage } from '../interactions/render.js';
+import { renderPage } from '../pages/render.js';
 import type { Endpoints } from './endpoints.js';
 import { answerUnavailable } from './unavailable.js';
 

@@ -2,7 +2,7 @@
 // of the endpoint it was meant for: OAuth error JSON (RFC 6749 §5.2) for software, one of our
 // pages for a person's browser. Never cached.
 import type { Context } from 'koa';
-import { renderPage } from '../interactions/render.js';
+import { renderPage } from '../pages/render.js';
 import type { ResponseFormat } from './endpoints.js';
 
 export type Refusal = {

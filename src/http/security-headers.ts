@@ -1,6 +1,7 @@
 // Baseline security headers on every response (security checklist items 8 and 20).
 import type { Context, Middleware } from 'koa';
 import type { GatehouseConfig } from '../config.js';
+import { formTargetsOf } from '../pages/form-targets.js';
 
 type Directives = Map<string, string[]>;
 
@@ -12,7 +13,7 @@ type Directives = Map<string, string[]>;
  *
  * form-action is 'self' by default. A form whose submission ends in a redirect to a client
  * (login, consent, logout confirmation) widens it to that one destination with
- * allowFormTarget(): Chromium applies form-action to every redirect that follows a form
+ * allowFormTarget() (src/pages/form-targets.ts): Chromium applies form-action to every redirect that follows a form
  * submission, so 'self' alone would block the final hop to the client's redirect_uri.
  */
 const PAGE_DIRECTIVES: ReadonlyArray<[string, string[]]> = [
@@ -24,32 +25,6 @@ const PAGE_DIRECTIVES: ReadonlyArray<[string, string[]]> = [
   ['frame-ancestors', ["'none'"]],
   ['base-uri', ["'none'"]],
 ];
-
-const FORM_TARGETS = Symbol('formTargets');
-type StateWithTargets = { [FORM_TARGETS]?: Set<string> };
-
-/**
- * The CSP source expression that lets a form on this page lead to `uri` (after redirects):
- * its origin for http(s); its scheme for a native app's private-use scheme (RFC 8252 §7.1).
- * CSP host sources cannot express IPv6 literals, so a [::1] loopback redirect (RFC 8252 §7.3)
- * is allowed by scheme. Null for anything that is not a URL.
- */
-export function formActionSource(uri: string): string | null {
-  const url = URL.parse(uri);
-  if (!url) return null;
-  if (url.protocol === 'https:' || url.protocol === 'http:') {
-    return url.hostname.startsWith('[') ? url.protocol : url.origin;
-  }
-  return /^[a-z][a-z0-9+.-]*:$/i.test(url.protocol) ? url.protocol : null;
-}
-
-/** Lets forms on the page being answered lead to `uri`, a destination already validated. */
-export function allowFormTarget(ctx: Context, uri: string): void {
-  const source = formActionSource(uri);
-  if (!source) return;
-  const state = ctx.state as StateWithTargets;
-  (state[FORM_TARGETS] ??= new Set()).add(source);
-}
 
 function parse(header: string): Directives {
   const directives: Directives = new Map();
@@ -66,7 +41,7 @@ function serialize(directives: Directives): string {
 
 const PAGE_CSP = serialize(new Map(PAGE_DIRECTIVES));
 
-function finalPolicy(current: string, formTargets: Set<string> | undefined): string {
+function finalPolicy(current: string, formTargets: ReadonlySet<string> | undefined): string {
   const directives = parse(current);
   if (formTargets?.size) directives.set('form-action', [...new Set([...(directives.get('form-action') ?? []), ...formTargets])]);
   // 'none' next to other sources (a script hash added by oidc-provider) is ignored by browsers
@@ -90,7 +65,7 @@ export function securityHeaders(config: GatehouseConfig): Middleware {
     await next();
     if (ctx.response.is('html')) {
       const current = ctx.response.get('Content-Security-Policy') || PAGE_CSP;
-      ctx.set('Content-Security-Policy', finalPolicy(current, (ctx.state as StateWithTargets)[FORM_TARGETS]));
+      ctx.set('Content-Security-Policy', finalPolicy(current, formTargetsOf(ctx)));
     } else {
       ctx.remove('Content-Security-Policy');
     }

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Middleware } from 'koa';
-import { VIEWS_DIR } from '../interactions/render.js';
+import { VIEWS_DIR } from '../pages/render.js';
 
 const FILES: Record<string, string> = {
   '/static/gatehouse.css': 'text/css; charset=utf-8',

@@ -5,7 +5,7 @@
 // Used by our error boundary (our Koa routes) and for oidc-provider's routes (src/oidc/errors.ts).
 import type { Context } from 'koa';
 import { DATABASE_RETRY_AFTER_SECONDS, TEMPORARILY_UNAVAILABLE } from '../db/unavailable.js';
-import { renderPage } from '../interactions/render.js';
+import { renderPage } from '../pages/render.js';
 
 export function unavailablePage(): string {
   return renderPage('error', {

@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../db/client.js';
 import { decryptSecret, encryptSecret, type KeyEncryptionKey } from './encryption.js';
+import { isUniqueViolation } from '../db/unique-violation.js';
 
 /**
  * The id of the first cookie key. Fixed, so that instances starting together on an empty
@@ -12,12 +13,6 @@ export const INITIAL_COOKIE_KEY_ID = 'initial';
 
 export function newCookieKeyRow(kek: KeyEncryptionKey, id: string) {
   return { id, valueEnc: encryptSecret(kek, randomBytes(32).toString('base64url'), id) };
-}
-
-/** Prisma's P2002, or the driver adapter's unique-constraint kind underneath it. */
-export function isUniqueViolation(error: unknown): boolean {
-  const e = error as { code?: unknown; meta?: { driverAdapterError?: { cause?: { kind?: unknown } } } } | null;
-  return e?.code === 'P2002' || e?.meta?.driverAdapterError?.cause?.kind === 'UniqueConstraintViolation';
 }
 
 /** Newest first: keygrip signs with the first key and verifies with all of them. */

@@ -4,7 +4,8 @@
 import type { Db } from '../db/client.js';
 import { decryptSecret, encryptSecret, type KeyEncryptionKey } from './encryption.js';
 import { generateRsaJwk, publicPart, rsaThumbprint, type RsaPrivateJwk } from './jwk.js';
-import { INITIAL_COOKIE_KEY_ID, isUniqueViolation, newCookieKeyRow } from './cookie-keys.js';
+import { isUniqueViolation } from '../db/unique-violation.js';
+import { INITIAL_COOKIE_KEY_ID, newCookieKeyRow } from './cookie-keys.js';
 
 export const RSA_MODULUS_BITS = 2048;
 

@@ -2,7 +2,7 @@
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC, errors } from 'oidc-provider';
 import { isDatabaseUnavailable, TEMPORARILY_UNAVAILABLE } from '../db/unavailable.js';
-import { renderPage } from '../interactions/render.js';
+import { renderPage } from '../pages/render.js';
 import { markUnavailable, unavailablePage } from '../http/unavailable.js';
 import type { Logger } from '../logger.js';
 

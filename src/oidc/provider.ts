@@ -7,6 +7,7 @@ import type { Db } from '../db/client.js';
 import { createOidcAdapter, type ClientLookup } from '../db/oidc-adapter.js';
 import type { ProviderJwk } from '../keys/signing-keys.js';
 import { renderProviderError } from './errors.js';
+import { INTERACTION_PATH } from '../http/endpoints.js';
 
 export type ProviderDependencies = {
   config: GatehouseConfig;
@@ -32,7 +33,6 @@ export function mergeConfiguration(base: Configuration, extensions: Partial<Conf
   );
 }
 
-export const INTERACTION_PATH = '/interaction';
 
 export function createProvider(deps: ProviderDependencies): Provider {
   const { config } = deps;

@@ -7,23 +7,15 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
 import { PrismaPg } from '@prisma/adapter-pg';
-import {
-  applyMigrations,
-  createMigration,
-  databaseTargetFromUrl,
-  migrationsDirFor,
-  migrationStatus,
-  schemaPathFor,
-  type DatabaseTarget,
-  type Provider,
-} from '../../src/db/migrations.js';
+import { applyMigrations, createMigration, migrationStatus } from '../../src/db/migrations/migrate.js';
+import { databaseTargetFromUrl, migrationsDirFor, schemaPathFor, type DatabaseTarget, type DbKind } from '../../src/db/migrations/paths.js';
 import { PrismaClient as PostgresClient } from '../../src/db/generated/postgresql/client.js';
 import { PrismaClient as SqliteClient } from '../../src/db/generated/sqlite/client.js';
 import { PROVIDERS } from '../support/databases.js';
 import { dropDatabase, pgUrlFor, uniqueDatabaseName, withAdmin } from '../support/postgres.js';
 
 /** Directory names of the committed migrations, in the order Prisma applies them. */
-function committedMigrations(provider: Provider): string[] {
+function committedMigrations(provider: DbKind): string[] {
   return readdirSync(migrationsDirFor(provider), { withFileTypes: true })
     .filter((entry) => entry.isDirectory())
     .map((entry) => entry.name)
@@ -33,7 +25,7 @@ function committedMigrations(provider: Provider): string[] {
 type EmptyDatabase = { target: DatabaseTarget; drop(): Promise<void> };
 
 /** A database that has never been migrated: a not-yet-existing SQLite file, or a new PostgreSQL database. */
-async function emptyDatabase(provider: Provider): Promise<EmptyDatabase> {
+async function emptyDatabase(provider: DbKind): Promise<EmptyDatabase> {
   if (provider === 'sqlite') {
     const dir = mkdtempSync(path.join(tmpdir(), 'gatehouse-migrations-'));
     // A missing parent directory: applyMigrations must create it.

@@ -1,6 +1,6 @@
 // Which destination a form's redirect chain may reach (CSP form-action, security-headers.ts):
 // the origin of a web redirect URI, the scheme of a native app's private-use URI.
-import { formActionSource } from '../../src/http/security-headers.js';
+import { formActionSource } from '../../src/pages/form-targets.js';
 
 test('form-action sources for redirect URIs', () => {
   expect(formActionSource('https://app.example.com/callback?x=1')).toBe('https://app.example.com');

@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { applyMigrations } from '../../src/db/migrations.js';
+import { applyMigrations } from '../../src/db/migrations/migrate.js';
 import { pgUrlFor, uniqueDatabaseName, withAdmin } from './postgres.js';
 
 /** The admin CLI tests run the built CLI, the artifact `npm start` and the `gatehouse` bin use. */

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { applyMigrations } from '../../src/db/migrations.js';
+import { applyMigrations } from '../../src/db/migrations/migrate.js';
 import { freePort } from './gatehouse.js';
 
 const run = promisify(execFile);

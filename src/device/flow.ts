@@ -9,18 +9,18 @@
 //   POST /token          grant_type=urn:ietf:params:oauth:grant-type:device_code (§3.4, §3.5)
 //
 // oidc-provider implements the protocol; here are the policy and the parts it leaves open: the
-// pages (src/interactions/device-pages.ts, device-confirmation.ts), a confirmation for every
-// code, the limit on wrong user codes (src/interactions/device-code-entry.ts), and polling
+// pages (src/device/pages.ts, confirmation.ts), a confirmation for every
+// code, the limit on wrong user codes (src/device/code-entry.ts), and polling
 // control with slow_down (device-polling.ts).
 import type { Middleware } from 'koa';
 import { interactionPolicy } from 'oidc-provider';
 import type Provider from 'oidc-provider';
 import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
-import { codeEntryGuard, type CodeEntryLimiters } from '../interactions/device-code-entry.js';
-import { DEVICE_CONFIRMATION, type DeviceRequest } from '../interactions/device-confirmation.js';
-import { devicePages } from '../interactions/device-pages.js';
-import { devicePolling } from './device-polling.js';
-import type { FeatureDependencies } from './feature.js';
+import { codeEntryGuard, type CodeEntryLimiters } from './code-entry.js';
+import { DEVICE_CONFIRMATION, type DeviceRequest } from './confirmation.js';
+import { devicePages } from './pages.js';
+import { devicePolling } from './polling.js';
+import type { FeatureDependencies } from '../oidc/feature.js';
 import { displayUserCode, USER_CODE_CHARSET, USER_CODE_MASK } from './user-codes.js';
 
 const { Check, base } = interactionPolicy;

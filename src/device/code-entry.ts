@@ -16,7 +16,7 @@ import type { Context, Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import type { AuditWriter } from '../audit/audit.js';
 import { setRateLimitHeaders, type RateLimiter, type RateLimitResult } from '../http/rate-limit.js';
-import { sendPage } from './pages.js';
+import { sendPage } from '../pages/pages.js';
 
 export type CodeEntryLimiters = { perSession: RateLimiter; perIp: RateLimiter };
 

@@ -3,11 +3,15 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export type Provider = 'sqlite' | 'postgresql';
+/** The two databases Gatehouse runs on (one generated Prisma client each). */
+export type DbKind = 'sqlite' | 'postgresql';
+/** Where the migrations and the schema come from; defaults are the project's own. */
+export type MigrationSource = { migrationsDir?: string; schemaPath?: string };
+
 export type DatabaseTarget = { provider: 'sqlite'; file: string } | { provider: 'postgresql'; url: string };
 
-/** src/db/*.ts and dist/db/*.js both sit two levels below the project root. */
-const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** src/db/migrations/*.ts and dist/db/migrations/*.js both sit three levels below the project root. */
+const PROJECT_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 /** `file:./x.db` → SQLite (path resolved from the working directory, as src/db/client.ts does); `postgres(ql)://` → PostgreSQL. */
 export function databaseTargetFromUrl(url: string): DatabaseTarget {
@@ -22,10 +26,10 @@ export function databaseTargetFromUrl(url: string): DatabaseTarget {
   );
 }
 
-export function migrationsDirFor(provider: Provider): string {
+export function migrationsDirFor(provider: DbKind): string {
   return path.join(PROJECT_ROOT, provider === 'sqlite' ? 'prisma/migrations' : 'prisma/postgresql/migrations');
 }
 
-export function schemaPathFor(provider: Provider): string {
+export function schemaPathFor(provider: DbKind): string {
   return path.join(PROJECT_ROOT, provider === 'sqlite' ? 'prisma/schema.prisma' : 'prisma/postgresql/schema.prisma');
 }

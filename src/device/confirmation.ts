@@ -1,7 +1,7 @@
 // The confirmation step of the device flow: the person, signed in, sees which client the code
 // belongs to, what it will be able to do, and the code itself to compare with the device
 // (RFC 8628 §5.4, remote phishing), and approves or denies. It is the consent step of a device
-// interaction: the policy check in src/oidc/device-flow.ts requests it for every device code,
+// interaction: the policy check in src/device/flow.ts requests it for every device code,
 // even when earlier consent covers the scopes or the client is first-party.
 //
 // Approve records the scopes in the person's grant for the client (as consent does) and returns
@@ -10,14 +10,15 @@
 import type { Context } from 'koa';
 import { z } from 'zod';
 import { getUserById } from '../accounts/users.js';
-import { grantRequested } from './consent.js';
-import type { InteractionDeps } from './deps.js';
-import { readForm } from './form.js';
-import { finishInteraction, type LoadedInteraction } from './interaction.js';
-import { CSRF_PAGE, EXPIRED_PAGE, sendErrorPage, sendPage } from './pages.js';
-import { describePermissions } from './scopes.js';
+import { grantRequested } from '../sign-in/consent.js';
+import type { InteractionDeps } from '../sign-in/deps.js';
+import { readForm } from '../sign-in/form.js';
+import { finishInteraction, type LoadedInteraction } from '../sign-in/interaction.js';
+import { CSRF_PAGE, EXPIRED_PAGE, sendErrorPage, sendPage } from '../pages/pages.js';
+import { describePermissions } from '../sign-in/scopes.js';
+import type { ConsentVariant } from '../sign-in/routes.js';
 
-/** The reason oidc-provider's consent prompt carries for a device code (src/oidc/device-flow.ts). */
+/** The reason oidc-provider's consent prompt carries for a device code (src/device/flow.ts). */
 export const DEVICE_CONFIRMATION = 'device_confirmation';
 
 /** What the device asked for, as the policy check put it in the prompt's details. */
@@ -84,3 +85,11 @@ export async function submitDeviceConfirmation(ctx: Context, deps: InteractionDe
   await deps.audit({ type: 'device.denied', outcome: 'success', ...event });
   await finishInteraction(deps.provider, ctx, { error: 'access_denied', error_description: 'End-User denied the device authorization' });
 }
+
+/** The device confirmation as a variant of the consent page (src/sign-in/routes.ts). */
+export const deviceConfirmationPage: ConsentVariant = {
+  matches: isDeviceConfirmation,
+  show: showDeviceConfirmation,
+  form: 'device',
+  submit: submitDeviceConfirmation,
+};

@@ -1,14 +1,14 @@
 // Sign-in wiring for oidc-provider: accounts (findAccount, claims), scopes, remembered consent,
-// RP-initiated logout, and the audit events of logout. The pages themselves are Koa routes in
-// src/interactions/; the authorization-request policy that is not about people lives in
-// provider.ts (response_type code only, PKCE S256 for every request, RS256 ID tokens).
+// RP-initiated logout, and the audit events of logout. The pages themselves are Koa routes beside
+// this file (routes.ts); the authorization-request policy that is not about people lives in
+// src/oidc/provider.ts (response_type code only, PKCE S256 for every request, RS256 ID tokens).
 import type Provider from 'oidc-provider';
 import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
 import { claimsOf, SCOPE_CLAIMS } from '../accounts/claims.js';
 import { getUserById } from '../accounts/users.js';
-import { allowFormTarget } from '../http/security-headers.js';
-import { logoutPages } from '../interactions/logout.js';
-import type { FeatureDependencies } from './feature.js';
+import { allowFormTarget } from '../pages/form-targets.js';
+import { logoutPages } from './logout.js';
+import type { FeatureDependencies } from '../oidc/feature.js';
 import { loadRememberedGrant } from './remembered-consent.js';
 
 /** OpenID Connect scopes offered to clients that sign people in (Core §5.4, §11). */

@@ -1,7 +1,7 @@
 // The consent prompt: the person allows or denies what an application asks for.
 //
 // What is asked: only what the person has not already granted this application (oidc-provider's
-// consent checks compare the request with the grant that src/oidc/remembered-consent.ts loads,
+// consent checks compare the request with the grant that src/sign-in/remembered-consent.ts loads,
 // which carries earlier consent over from previous sessions). Allow records the new scopes,
 // claims and API scopes in that grant; Deny ends the request with access_denied
 // (RFC 6749 §4.1.2.1), which oidc-provider returns to the client's redirect_uri.
@@ -19,7 +19,7 @@ import { getUserById } from '../accounts/users.js';
 import { gatehouseMetadataOf } from '../clients/provider-metadata.js';
 import { finishInteraction, type LoadedInteraction } from './interaction.js';
 import { readForm } from './form.js';
-import { CSRF_PAGE, EXPIRED_PAGE, sendErrorPage, sendPage } from './pages.js';
+import { CSRF_PAGE, EXPIRED_PAGE, sendErrorPage, sendPage } from '../pages/pages.js';
 import { describePermissions } from './scopes.js';
 import type { InteractionDeps } from './deps.js';
 

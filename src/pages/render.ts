@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Eta } from 'eta';
 
-// src/interactions/ and dist/interactions/ are both two levels below the project root.
+// src/pages/ and dist/pages/ are both two levels below the project root.
 export const VIEWS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../views');
 
 const eta = new Eta({ views: VIEWS_DIR, autoEscape: true, cache: true });

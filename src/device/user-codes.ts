@@ -1,7 +1,7 @@
 // User codes of the device flow (RFC 8628 §6.1): 8 characters from a 20-letter alphabet of
 // consonants (no digits and no vowels: nothing like 0/O or 1/I to mix up, and no words), shown
 // as XXXX-XXXX. 20^8 ≈ 2.6·10^10 codes (about 34 bits); with codes living minutes and wrong
-// entries rate-limited (src/interactions/device-code-entry.ts) guessing a live one is hopeless.
+// entries rate-limited (src/device/code-entry.ts) guessing a live one is hopeless.
 // oidc-provider generates and looks them up; these helpers only word what a person typed.
 
 /** oidc-provider's `base-20` charset; `features.deviceFlow.charset` names it. */

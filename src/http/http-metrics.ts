@@ -2,8 +2,8 @@
 // ids, which would make every request its own time series).
 import type { Context, Middleware } from 'koa';
 import type { KoaContextWithOIDC } from 'oidc-provider';
-import type { Endpoints } from '../http/endpoints.js';
-import type { Metrics } from './metrics.js';
+import type { Endpoints } from './endpoints.js';
+import type { Metrics } from '../metrics/metrics.js';
 
 function routeLabel(ctx: Context, endpoints: Endpoints): string {
   // oidc-provider names its routes; @koa/router records the pattern our routes matched.

@@ -7,7 +7,7 @@
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { getUserById } from '../accounts/users.js';
 import type { Db } from '../db/client.js';
-import { sendPage } from './pages.js';
+import { sendPage } from '../pages/pages.js';
 
 function clientNameOf(ctx: KoaContextWithOIDC): string | null {
   const client = ctx.oidc.client;

@@ -11,7 +11,7 @@ import { EMAIL_MAX_LENGTH, normalizeEmail } from '../accounts/users.js';
 import { clientAddressKey, setRateLimitHeaders, type RateLimitResult } from '../http/rate-limit.js';
 import { finishInteraction, type LoadedInteraction } from './interaction.js';
 import { readForm } from './form.js';
-import { CSRF_PAGE, sendErrorPage, sendPage } from './pages.js';
+import { CSRF_PAGE, sendErrorPage, sendPage } from '../pages/pages.js';
 import type { InteractionDeps } from './deps.js';
 
 export const INVALID_CREDENTIALS = 'Invalid email or password.';

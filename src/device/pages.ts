@@ -12,9 +12,9 @@
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { FeatureDependencies } from '../oidc/feature.js';
 import { personFacingMessage } from '../oidc/errors.js';
-import { displayUserCode, isWellFormedUserCode, normalizeUserCode } from '../oidc/user-codes.js';
-import { codeEntryAttempt, prefilledUserCode, USER_CODE_INPUT_MAX, waitMessage } from './device-code-entry.js';
-import { sendPage } from './pages.js';
+import { displayUserCode, isWellFormedUserCode, normalizeUserCode } from './user-codes.js';
+import { codeEntryAttempt, prefilledUserCode, USER_CODE_INPUT_MAX, waitMessage } from './code-entry.js';
+import { sendPage } from '../pages/pages.js';
 
 type ErrorOut = { error: string; error_description?: string };
 type EntryView = { userCode?: string; error?: string; status?: number };

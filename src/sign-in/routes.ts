@@ -5,7 +5,8 @@
 //   POST /interaction/:uid/login    email + password
 //   POST /interaction/:uid/consent  allow or deny
 //   POST /interaction/:uid/abort    cancel from the login page (access_denied to the client)
-//   POST /interaction/:uid/device   approve or deny a device code (its consent step, device-confirmation.ts)
+//   POST /interaction/:uid/<form>   a consent variant's own form, e.g. /device to approve or deny a
+//                                   device code (src/device/confirmation.ts)
 //
 // Plain HTML forms, no script. Every POST carries a CSRF token (csrf.ts), has a size-limited
 // body validated by zod (form.ts), and ends in a 303 or a re-rendered page.
@@ -13,16 +14,15 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import { createPasswordHasher } from '../accounts/passwords.js';
-import { INTERACTION_PATH } from '../oidc/provider.js';
+import { INTERACTION_PATH } from '../http/endpoints.js';
 import type { FeatureDependencies } from '../oidc/feature.js';
 import { showConsentPrompt, submitAbort, submitConsent } from './consent.js';
 import { createCsrf } from './csrf.js';
-import { isDeviceConfirmation, showDeviceConfirmation, submitDeviceConfirmation } from './device-confirmation.js';
 import type { InteractionDeps } from './deps.js';
 import { FormError } from './form.js';
 import { loadInteraction, type LoadedInteraction } from './interaction.js';
 import { showLoginPrompt, submitLogin } from './login.js';
-import { EXPIRED_PAGE, FORM_UNREADABLE_PAGE, sendErrorPage, type ErrorPage } from './pages.js';
+import { EXPIRED_PAGE, FORM_UNREADABLE_PAGE, sendErrorPage, type ErrorPage } from '../pages/pages.js';
 
 const FORM_ERROR_PAGES: Record<number, ErrorPage> = {
   413: { ...FORM_UNREADABLE_PAGE, status: 413, message: 'The form sent was too large. Go back, reload the page and try again.' },
@@ -45,7 +45,19 @@ function cookieKeysOf(provider: Provider): string[] {
   return keys;
 }
 
-type Handler = (ctx: Context, deps: InteractionDeps, interaction: LoadedInteraction) => Promise<void>;
+export type InteractionHandler = (ctx: Context, deps: InteractionDeps, interaction: LoadedInteraction) => Promise<void>;
+type Handler = InteractionHandler;
+
+/**
+ * A page another feature shows in place of the consent page for the interactions it owns (the
+ * device flow's confirmation), with the one form it posts to /interaction/:uid/<form>.
+ */
+export type ConsentVariant = {
+  matches(interaction: LoadedInteraction): boolean;
+  show: InteractionHandler;
+  form: string;
+  submit: InteractionHandler;
+};
 
 /** Loads the interaction named in the URL (and by the cookie), checks the step, runs `handler`. */
 function withInteraction(deps: InteractionDeps, step: string | null, handler: Handler) {
@@ -62,20 +74,27 @@ function withInteraction(deps: InteractionDeps, step: string | null, handler: Ha
   };
 }
 
-const showPrompt: Handler = async (ctx, deps, interaction) => {
-  switch (interaction.prompt.name) {
-    case 'login':
-      return showLoginPrompt(ctx, deps, interaction);
-    case 'consent':
-      if (isDeviceConfirmation(interaction)) return showDeviceConfirmation(ctx, deps, interaction);
-      return showConsentPrompt(ctx, deps, interaction);
-    default:
-      deps.logger.warn({ prompt: interaction.prompt.name }, 'interaction prompt without a page');
-      return sendErrorPage(ctx, { ...WRONG_STEP, title: 'This sign-in cannot continue', code: 'unsupported_prompt' });
-  }
-};
+function promptPage(variants: readonly ConsentVariant[]): Handler {
+  return async (ctx, deps, interaction) => {
+    switch (interaction.prompt.name) {
+      case 'login':
+        return showLoginPrompt(ctx, deps, interaction);
+      case 'consent': {
+        const variant = variants.find((v) => v.matches(interaction));
+        return variant ? variant.show(ctx, deps, interaction) : showConsentPrompt(ctx, deps, interaction);
+      }
+      default:
+        deps.logger.warn({ prompt: interaction.prompt.name }, 'interaction prompt without a page');
+        return sendErrorPage(ctx, { ...WRONG_STEP, title: 'This sign-in cannot continue', code: 'unsupported_prompt' });
+    }
+  };
+}
 
-export function interactionRoutes(currentProvider: () => Provider, features: FeatureDependencies): Router {
+export function interactionRoutes(
+  currentProvider: () => Provider,
+  features: FeatureDependencies,
+  consentVariants: readonly ConsentVariant[] = [],
+): Router {
   const { config } = features;
   const provider = currentProvider();
   const deps: InteractionDeps = {
@@ -100,10 +119,10 @@ export function interactionRoutes(currentProvider: () => Provider, features: Fea
   };
 
   const router = new Router({ prefix: INTERACTION_PATH });
-  router.get('/:uid', withInteraction(deps, null, showPrompt));
+  router.get('/:uid', withInteraction(deps, null, promptPage(consentVariants)));
   router.post('/:uid/login', withInteraction(deps, 'login', submitLogin));
   router.post('/:uid/consent', withInteraction(deps, 'consent', submitConsent));
   router.post('/:uid/abort', withInteraction(deps, null, submitAbort));
-  router.post('/:uid/device', withInteraction(deps, 'consent', submitDeviceConfirmation));
+  for (const variant of consentVariants) router.post(`/:uid/${variant.form}`, withInteraction(deps, 'consent', variant.submit));
   return router;
 }

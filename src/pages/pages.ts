@@ -1,7 +1,7 @@
 // Answering with one of our pages: HTML, never cached (they carry CSRF tokens and personal
 // data), and a form-action policy that names where the page's forms may lead.
 import type { Context } from 'koa';
-import { allowFormTarget } from '../http/security-headers.js';
+import { allowFormTarget } from './form-targets.js';
 import { renderPage } from './render.js';
 
 export type PageOptions = {
