@@ -212,10 +212,13 @@ export function parseConfig(env: Env): ConfigResult {
   }
   const e = parsed.data;
   const problems: string[] = [];
-  const issuer = (e.ISSUER ?? `http://localhost:${e.PORT}`).replace(/\/$/, '');
-  const issuerUrl = new URL(issuer);
+  // Normalised once, here: the scheme and host lower-cased, a default port and one trailing slash
+  // dropped, so `iss`, cookie and HSTS decisions all see one canonical spelling.
+  const issuerUrl = new URL(e.ISSUER ?? `http://localhost:${e.PORT}`);
+  const issuer = issuerUrl.href.replace(/\/$/, '');
   if (issuerUrl.protocol !== 'https:' && issuerUrl.protocol !== 'http:') problems.push('ISSUER: must be an http(s) URL');
   if (issuerUrl.search || issuerUrl.hash) problems.push('ISSUER: must not have a query or fragment (OpenID Connect Discovery §3)');
+  if (issuerUrl.username || issuerUrl.password) problems.push('ISSUER: must not contain a user name or password');
   if (e.NODE_ENV === 'production') {
     const loopback = LOOPBACK_HOSTS.has(issuerUrl.hostname) || issuerUrl.hostname === '[::1]';
     if (issuerUrl.protocol !== 'https:' && !(loopback && e.ALLOW_HTTP_LOOPBACK_ISSUER)) {
@@ -294,6 +297,11 @@ export function parseConfig(env: Env): ConfigResult {
       webConcurrency: e.WEB_CONCURRENCY,
     },
   };
+}
+
+/** Whether the issuer is https, decided from the parsed URL (never from how it was spelled). */
+export function issuerIsHttps(config: Pick<GatehouseConfig, 'issuer'>): boolean {
+  return new URL(config.issuer).protocol === 'https:';
 }
 
 /** The process environment merged over `.env` (when present in the working directory). */
