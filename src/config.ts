@@ -10,6 +10,11 @@ type Env = Record<string, string | undefined>;
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
+/** The longest ID_TOKEN_TTL and ACCESS_TOKEN_TTL accepted (an API's own: src/clients/apis.ts). */
+export const MAX_TOKEN_TTL_SECONDS = 86_400;
+/** The longest KEY_REFRESH_INTERVAL accepted. */
+export const MAX_KEY_REFRESH_INTERVAL_SECONDS = 3600;
+
 const port = z.coerce
   .number({ message: 'must be a number' })
   .int('must be a whole number')
@@ -91,8 +96,8 @@ const envSchema = z.object({
   SESSION_TTL: duration(60, 90 * 86_400).default(14 * 86_400),
   INTERACTION_TTL: duration(60, 86_400).default(3600),
   AUTHORIZATION_CODE_TTL: duration(10, 600).default(60),
-  ID_TOKEN_TTL: duration(60, 86_400).default(3600),
-  ACCESS_TOKEN_TTL: duration(60, 86_400).default(3600),
+  ID_TOKEN_TTL: duration(60, MAX_TOKEN_TTL_SECONDS).default(3600),
+  ACCESS_TOKEN_TTL: duration(60, MAX_TOKEN_TTL_SECONDS).default(3600),
   REFRESH_TOKEN_IDLE_TTL: duration(1, 365 * 86_400).default(14 * 86_400),
   REFRESH_TOKEN_ABSOLUTE_TTL: duration(1, 365 * 86_400).default(30 * 86_400),
   // How long a rotated refresh token's second use counts as the same client racing itself
@@ -127,7 +132,7 @@ const envSchema = z.object({
   // Signing-key rotation: a new key is published this long before it signs, so relying
   // parties' JWKS caches learn it first; running servers re-read the key set this often.
   KEY_ACTIVATION_DELAY: duration(0, 30 * 86_400).default(3600),
-  KEY_REFRESH_INTERVAL: duration(1, 3600).default(30),
+  KEY_REFRESH_INTERVAL: duration(1, MAX_KEY_REFRESH_INTERVAL_SECONDS).default(30),
   // Per-process cache of client metadata and of successful client-secret checks on the token
   // path: the bound on how late a disabled client or a rotated-away secret is refused (0: off).
   CLIENT_CACHE_TTL: duration(0, 300).default(5),

@@ -58,6 +58,7 @@ describe.each(PROVIDERS)('keys retire (%s)', (provider) => {
     await eventually(10, async () => (decodeProtectedHeader(await issueToken()).kid === rotated.kid ? true : undefined));
     // Two minutes pass: the successor's activation is moved back rather than waited for. The
     // token signed by the original key has most of its hour left.
+    await gh.db.prisma.signingKey.update({ where: { kid: original!.kid }, data: { activatesAt: new Date(Date.now() - 30 * 86_400_000) } });
     await gh.db.prisma.signingKey.update({ where: { kid: rotated.kid }, data: { activatesAt: new Date(Date.now() - 120_000) } });
     // The API's lifetime is shortened afterwards; tokens issued before keep theirs.
     await cli.json(['api', 'update', API, '--token-ttl', '1m']);
