@@ -62,6 +62,7 @@ export function issuerOrigin(config: GatehouseConfig, endpoints: Endpoints, logg
       host: { value: issuer.host },
       hostname: { value: issuer.hostname },
       href: { value: `${issuer.origin}${target}` },
+      URL: { get: () => URL.parse(`${issuer.origin}${target}`) ?? Object.create(null) },
     });
     await next();
   };
