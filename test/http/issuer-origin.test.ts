@@ -115,14 +115,14 @@ describe.each(PROVIDERS)('URLs come from ISSUER (%s)', (provider) => {
   });
 });
 
-describe('an https issuer behind a TLS-terminating proxy', () => {
+describe.each(PROVIDERS)('an https issuer behind a TLS-terminating proxy (%s)', (provider) => {
   describe.each([
     ['TRUST_PROXY off (the proxy is not believed)', 'false'],
     ['TRUST_PROXY on, a plain http request straight to the server', 'true'],
   ])('%s', (_what, trustProxy) => {
     let gh: TestGatehouse;
     beforeAll(async () => {
-      gh = await startGatehouse('sqlite', { ISSUER: 'https://auth.example.test', TRUST_PROXY: trustProxy });
+      gh = await startGatehouse(provider, { ISSUER: 'https://auth.example.test', TRUST_PROXY: trustProxy });
     });
     afterAll(async () => {
       await gh?.close();
@@ -161,7 +161,7 @@ describe('an https issuer behind a TLS-terminating proxy', () => {
   describe('an upper-case ISSUER scheme', () => {
     let gh: TestGatehouse;
     beforeAll(async () => {
-      gh = await startGatehouse('sqlite', { ISSUER: 'HTTPS://Auth.Example.TEST/', TRUST_PROXY: 'true' });
+      gh = await startGatehouse(provider, { ISSUER: 'HTTPS://Auth.Example.TEST/', TRUST_PROXY: 'true' });
     });
     afterAll(async () => {
       await gh?.close();
@@ -184,7 +184,7 @@ describe('an https issuer behind a TLS-terminating proxy', () => {
   describe('requests through the proxy (TRUST_PROXY on, X-Forwarded-Proto: https)', () => {
     let gh: TestGatehouse;
     beforeAll(async () => {
-      gh = await startGatehouse('sqlite', { ISSUER: 'https://auth.example.test', TRUST_PROXY: 'true' });
+      gh = await startGatehouse(provider, { ISSUER: 'https://auth.example.test', TRUST_PROXY: 'true' });
     });
     afterAll(async () => {
       await gh?.close();
