@@ -38,7 +38,7 @@ export function keepClusterRateLimits(): void {
   new RateLimiterClusterMaster();
 }
 
-function clusterLimiter(options: RateLimitOptions): RateLimiter {
+function clusterLimiter(options: RateLimitOptions, onFallback: (error: unknown) => void): RateLimiter {
   const shared = rateLimiterFrom(
     new RateLimiterCluster({ keyPrefix: options.keyPrefix, points: options.points, duration: options.durationSeconds, timeoutMs: CLUSTER_ANSWER_TIMEOUT_MS }),
     options.points,
@@ -48,8 +48,16 @@ function clusterLimiter(options: RateLimitOptions): RateLimiter {
   const own = memoryRateLimiter(options);
   return {
     limit: options.points,
-    consume: (key) => shared.consume(key).catch(() => own.consume(key)),
-    refund: (key) => shared.refund(key).catch(() => own.refund(key)),
+    consume: (key) =>
+      shared.consume(key).catch((error: unknown) => {
+        onFallback(error);
+        return own.consume(key);
+      }),
+    refund: (key) =>
+      shared.refund(key).catch((error: unknown) => {
+        onFallback(error);
+        return own.refund(key);
+      }),
   };
 }
 
@@ -82,9 +90,15 @@ function redisLimiter(connection: RedisConnection, prefix: string, options: Rate
 export async function openRateLimitStore(options: RateLimitStoreOptions): Promise<RateLimitStore> {
   const { redisUrl, keyPrefix, logger, onRefusal } = options;
   if (!redisUrl && options.clusterWorker) {
+    let warned = false;
+    const onFallback = (err: unknown) => {
+      if (warned) return;
+      warned = true;
+      logger.warn({ err }, 'the cluster primary did not answer a rate-limit count: this worker counted on its own (logged once)');
+    };
     return {
       kind: 'cluster',
-      createLimiter: (limit) => observed(clusterLimiter(limit), limit.keyPrefix, onRefusal),
+      createLimiter: (limit) => observed(clusterLimiter(limit, onFallback), limit.keyPrefix, onRefusal),
       shared: () => false,
       close: async () => undefined,
     };
