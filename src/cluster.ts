@@ -5,12 +5,14 @@
 // sharing the listening port through the primary. It replaces a worker that dies, runs the
 // sweeper once for all of them, and on SIGTERM/SIGINT asks every worker to drain and waits for
 // them. Workers share nothing in memory: sessions, codes and tokens live in the database as for
-// several instances, so everything that holds for several instances holds here (rate-limit counts
-// are per worker unless REDIS_URL is set; /metrics answers from whichever worker takes the scrape).
+// several instances, so everything that holds for several instances holds here (/metrics answers
+// from whichever worker takes the scrape), except rate-limit counts: without REDIS_URL the primary
+// keeps them for all workers (src/http/rate-limit-store.ts), so a limit is one machine's limit.
 import cluster, { type Worker } from 'node:cluster';
 import { loadConfig } from './config.js';
 import { openDatabase } from './db/client.js';
 import { prepareStorage, startSweeping } from './gatehouse.js';
+import { keepClusterRateLimits } from './http/rate-limit-store.js';
 import { createStdoutLogger } from './logger.js';
 import { reportStartupFailure, serve } from './serve.js';
 
@@ -34,6 +36,7 @@ async function primary(): Promise<void> {
     process.exit(1);
   }
   const sweeper = startSweeping(config, db, logger);
+  if (!config.redisUrl) keepClusterRateLimits();
 
   let stopping = false;
   let restartDelayMs = 0;
@@ -90,4 +93,4 @@ async function primary(): Promise<void> {
 }
 
 if (cluster.isPrimary) await primary();
-else await serve(config, logger, { sweep: false });
+else await serve(config, logger, { sweep: false, clusterWorker: true });

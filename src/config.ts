@@ -10,6 +10,11 @@ type Env = Record<string, string | undefined>;
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
+/** The longest ID_TOKEN_TTL and ACCESS_TOKEN_TTL accepted (an API's own: src/clients/apis.ts). */
+export const MAX_TOKEN_TTL_SECONDS = 86_400;
+/** The longest KEY_REFRESH_INTERVAL accepted. */
+export const MAX_KEY_REFRESH_INTERVAL_SECONDS = 3600;
+
 const port = z.coerce
   .number({ message: 'must be a number' })
   .int('must be a whole number')
@@ -93,8 +98,8 @@ const envSchema = z.object({
   SESSION_TTL: duration(60, 90 * 86_400).default(14 * 86_400),
   INTERACTION_TTL: duration(60, 86_400).default(3600),
   AUTHORIZATION_CODE_TTL: duration(10, 600).default(60),
-  ID_TOKEN_TTL: duration(60, 86_400).default(3600),
-  ACCESS_TOKEN_TTL: duration(60, 86_400).default(3600),
+  ID_TOKEN_TTL: duration(60, MAX_TOKEN_TTL_SECONDS).default(3600),
+  ACCESS_TOKEN_TTL: duration(60, MAX_TOKEN_TTL_SECONDS).default(3600),
   REFRESH_TOKEN_IDLE_TTL: duration(1, 365 * 86_400).default(14 * 86_400),
   REFRESH_TOKEN_ABSOLUTE_TTL: duration(1, 365 * 86_400).default(30 * 86_400),
   // How long a rotated refresh token's second use counts as the same client racing itself
@@ -129,7 +134,7 @@ const envSchema = z.object({
   // Signing-key rotation: a new key is published this long before it signs, so relying
   // parties' JWKS caches learn it first; running servers re-read the key set this often.
   KEY_ACTIVATION_DELAY: duration(0, 30 * 86_400).default(3600),
-  KEY_REFRESH_INTERVAL: duration(1, 3600).default(30),
+  KEY_REFRESH_INTERVAL: duration(1, MAX_KEY_REFRESH_INTERVAL_SECONDS).default(30),
   // Per-process cache of client metadata and of successful client-secret checks on the token
   // path: the bound on how late a disabled client or a rotated-away secret is refused (0: off).
   CLIENT_CACHE_TTL: duration(0, 300).default(5),
@@ -216,10 +221,13 @@ export function parseConfig(env: Env): ConfigResult {
   }
   const e = parsed.data;
   const problems: string[] = [];
-  const issuer = (e.ISSUER ?? `http://localhost:${e.PORT}`).replace(/\/$/, '');
-  const issuerUrl = new URL(issuer);
+  // Normalised once, here: the scheme and host lower-cased, a default port and one trailing slash
+  // dropped, so `iss`, cookie and HSTS decisions all see one canonical spelling.
+  const issuerUrl = new URL(e.ISSUER ?? `http://localhost:${e.PORT}`);
+  const issuer = issuerUrl.href.replace(/\/$/, '');
   if (issuerUrl.protocol !== 'https:' && issuerUrl.protocol !== 'http:') problems.push('ISSUER: must be an http(s) URL');
   if (issuerUrl.search || issuerUrl.hash) problems.push('ISSUER: must not have a query or fragment (OpenID Connect Discovery §3)');
+  if (issuerUrl.username || issuerUrl.password) problems.push('ISSUER: must not contain a user name or password');
   if (e.NODE_ENV === 'production') {
     const loopback = LOOPBACK_HOSTS.has(issuerUrl.hostname) || issuerUrl.hostname === '[::1]';
     if (issuerUrl.protocol !== 'https:' && !(loopback && e.ALLOW_HTTP_LOOPBACK_ISSUER)) {
@@ -299,6 +307,11 @@ export function parseConfig(env: Env): ConfigResult {
       webConcurrency: e.WEB_CONCURRENCY,
     },
   };
+}
+
+/** Whether the issuer is https, decided from the parsed URL (never from how it was spelled). */
+export function issuerIsHttps(config: Pick<GatehouseConfig, 'issuer'>): boolean {
+  return new URL(config.issuer).protocol === 'https:';
 }
 
 /** The process environment merged over `.env` (when present in the working directory). */

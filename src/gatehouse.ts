@@ -69,6 +69,8 @@ async function prepareDatabaseSchema(config: GatehouseConfig, db: Database, logg
 export type GatehouseOptions = {
   /** Sweep expired rows here (default). A cluster's workers leave it to their primary. */
   sweep?: boolean;
+  /** A worker of src/cluster.ts: without Redis, rate-limit counts live in the primary. */
+  clusterWorker?: boolean;
 };
 
 /**
@@ -105,6 +107,7 @@ export async function createGatehouse(config: GatehouseConfig, logger: Logger, o
       keyPrefix: config.redisKeyPrefix,
       logger,
       onRefusal: (policy) => metrics.rateLimitRefused(policy),
+      clusterWorker: options.clusterWorker,
     });
     metrics.watchRateLimitStore(rateLimits.shared);
     const { createLimiter } = rateLimits;

@@ -68,6 +68,18 @@ describe('production', () => {
     const result = parseConfig({ NODE_ENV: 'production', ISSUER: 'https://auth.example.com/', KEY_ENCRYPTION_SECRET: secret });
     expect(result.ok && result.config.issuer).toBe('https://auth.example.com');
   });
+  test('finding 24.3: the issuer is normalised once: scheme and host lower-cased, default port and trailing slash dropped', () => {
+    for (const [spelled, canonical] of [
+      ['HTTPS://Auth.Example.COM/', 'https://auth.example.com'],
+      ['https://auth.example.com:443/tenant/', 'https://auth.example.com/tenant'],
+      ['Https://auth.example.com:8443', 'https://auth.example.com:8443'],
+    ]) {
+      const result = parseConfig({ NODE_ENV: 'production', ISSUER: spelled!, KEY_ENCRYPTION_SECRET: secret });
+      expect([spelled, result.ok && result.config.issuer]).toEqual([spelled, canonical]);
+    }
+    expect(problemsOf({ NODE_ENV: 'production', ISSUER: 'HTTP://auth.example.com', KEY_ENCRYPTION_SECRET: secret })).toEqual(['ISSUER: must be https in production']);
+    expect(problemsOf({ ISSUER: 'https://user:pw@auth.example.com' })).toEqual(['ISSUER: must not contain a user name or password']);
+  });
   test('a short key-encryption secret is refused', () => {
     expect(problemsOf({ KEY_ENCRYPTION_SECRET: 'short' })[0]).toMatch(/^KEY_ENCRYPTION_SECRET: must be at least 32 characters/);
   });

@@ -12,6 +12,8 @@ import { bodyLimit } from './body-limit.js';
 import type { Endpoints } from './endpoints.js';
 import { errorBoundary } from './error-boundary.js';
 import { healthRoutes } from './health.js';
+import { issuerOrigin } from './issuer-origin.js';
+import { publicCaching } from './public-caching.js';
 import type { RateLimiter } from './rate-limit.js';
 import { requestContext } from './request-context.js';
 import { requestRateLimit } from './request-rate-limit.js';
@@ -49,6 +51,9 @@ export function createApp(deps: AppDependencies): Koa {
   app.use(requestMetrics(deps.metrics, deps.endpoints));
   app.use(errorBoundary(deps.logger, deps.endpoints));
   app.use(securityHeaders(deps.config));
+  // After the security headers (HSTS needs the request's own view of its scheme); before anything
+  // that answers or builds a URL.
+  app.use(issuerOrigin(deps.config, deps.endpoints, deps.logger));
   app.use(
     requestRateLimit({
       limiter: deps.requestLimiter,
@@ -60,6 +65,7 @@ export function createApp(deps: AppDependencies): Koa {
   );
   app.use(bodyLimit(deps.config.bodyLimitBytes, deps.endpoints));
   app.use(staticFiles());
+  app.use(publicCaching(deps.config));
   for (const router of [healthRoutes(deps.isReady), ...deps.routers]) {
     app.use(router.routes());
     app.use(router.allowedMethods());

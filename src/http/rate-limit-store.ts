@@ -2,13 +2,17 @@
 // set, so that every instance spends from one count per key. Each Redis limiter is insured by a
 // memory limiter with the same policy (rate-limiter-flexible's insuranceLimiter): while Redis is
 // unreachable each instance counts on its own, and requests keep being served.
-import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible';
+// The workers of one cluster (src/cluster.ts) without Redis keep their counts in the primary's
+// memory (rate-limiter-flexible's RateLimiterCluster, over node:cluster IPC): counted per worker,
+// every limit would be multiplied by WEB_CONCURRENCY while RateLimit-Limit showed it undivided.
+import { RateLimiterCluster, RateLimiterClusterMaster, RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible';
 import type { Logger } from '../logger.js';
 import { memoryRateLimiter, rateLimiterFrom, type RateLimiter, type RateLimiterFactory, type RateLimitOptions } from './rate-limit.js';
 import { connectRedis, type RedisConnection } from './redis-connection.js';
 
 export type RateLimitStore = {
-  kind: 'memory' | 'redis';
+  /** 'cluster': in the memory of the cluster's primary, shared by its workers. */
+  kind: 'memory' | 'cluster' | 'redis';
   createLimiter: RateLimiterFactory;
   /** Redis configured and reachable now (always false for memory). */
   shared(): boolean;
@@ -22,7 +26,40 @@ export type RateLimitStoreOptions = {
   logger: Logger;
   /** Called for every refused request, with the policy's key prefix (metrics). */
   onRefusal?: (policy: string) => void;
+  /** A cluster worker: without Redis, count in the primary (which called keepClusterRateLimits). */
+  clusterWorker?: boolean;
 };
+
+/** How long a worker waits for the primary's answer before counting on its own for that request. */
+const CLUSTER_ANSWER_TIMEOUT_MS = 2000;
+
+/** In a cluster's primary, before forking: keeps the counts its workers spend from. */
+export function keepClusterRateLimits(): void {
+  new RateLimiterClusterMaster();
+}
+
+function clusterLimiter(options: RateLimitOptions, onFallback: (error: unknown) => void): RateLimiter {
+  const shared = rateLimiterFrom(
+    new RateLimiterCluster({ keyPrefix: options.keyPrefix, points: options.points, duration: options.durationSeconds, timeoutMs: CLUSTER_ANSWER_TIMEOUT_MS }),
+    options.points,
+  );
+  // Refusals resolve; only a primary that does not answer rejects. Then this worker counts alone
+  // rather than fail the request, as with Redis unreachable.
+  const own = memoryRateLimiter(options);
+  return {
+    limit: options.points,
+    consume: (key) =>
+      shared.consume(key).catch((error: unknown) => {
+        onFallback(error);
+        return own.consume(key);
+      }),
+    refund: (key) =>
+      shared.refund(key).catch((error: unknown) => {
+        onFallback(error);
+        return own.refund(key);
+      }),
+  };
+}
 
 function observed(limiter: RateLimiter, policy: string, onRefusal: ((policy: string) => void) | undefined): RateLimiter {
   if (!onRefusal) return limiter;
@@ -52,6 +89,20 @@ function redisLimiter(connection: RedisConnection, prefix: string, options: Rate
 
 export async function openRateLimitStore(options: RateLimitStoreOptions): Promise<RateLimitStore> {
   const { redisUrl, keyPrefix, logger, onRefusal } = options;
+  if (!redisUrl && options.clusterWorker) {
+    let warned = false;
+    const onFallback = (err: unknown) => {
+      if (warned) return;
+      warned = true;
+      logger.warn({ err }, 'the cluster primary did not answer a rate-limit count: this worker counted on its own (logged once)');
+    };
+    return {
+      kind: 'cluster',
+      createLimiter: (limit) => observed(clusterLimiter(limit, onFallback), limit.keyPrefix, onRefusal),
+      shared: () => false,
+      close: async () => undefined,
+    };
+  }
   if (!redisUrl) {
     return {
       kind: 'memory',

@@ -1,6 +1,6 @@
 // Baseline security headers on every response (security checklist items 8 and 20).
 import type { Context, Middleware } from 'koa';
-import type { GatehouseConfig } from '../config.js';
+import { issuerIsHttps, type GatehouseConfig } from '../config.js';
 import { formTargetsOf } from '../pages/form-targets.js';
 
 type Directives = Map<string, string[]>;
@@ -53,13 +53,15 @@ function finalPolicy(current: string, formTargets: ReadonlySet<string> | undefin
 }
 
 export function securityHeaders(config: GatehouseConfig): Middleware {
-  const https = config.issuer.startsWith('https:');
+  const https = issuerIsHttps(config);
   return async (ctx, next) => {
     ctx.set('X-Content-Type-Options', 'nosniff');
     ctx.set('Referrer-Policy', 'no-referrer');
     ctx.set('Cross-Origin-Opener-Policy', 'same-origin');
     ctx.set('X-Frame-Options', 'DENY');
-    if (https) ctx.set('Strict-Transport-Security', 'max-age=31536000; includeSubDomains');
+    // Only on responses that travel over TLS: a host must not send it over plain http (RFC 6797
+    // §7.2). ctx.secure here is the request's own view (src/http/issuer-origin.ts runs later).
+    if (https && ctx.secure) ctx.set('Strict-Transport-Security', 'max-age=31536000; includeSubDomains');
     // Set first: it stays on the error page should the handler throw (error-boundary.ts).
     ctx.set('Content-Security-Policy', PAGE_CSP);
     await next();

@@ -2,17 +2,22 @@
 // (relying parties cache JWKS; RFC 7517 §5 leaves rotation to kid matching, so the verifier must
 // know a kid before it meets it). A superseded key stays published until every token it
 // signed has expired, and only then may it be retired.
+import { MAX_KEY_REFRESH_INTERVAL_SECONDS, MAX_TOKEN_TTL_SECONDS } from '../config.js';
+import { MAX_ACCESS_TOKEN_TTL } from '../clients/apis.js';
 import type { Db } from '../db/client.js';
 import type { KeyEncryptionKey } from './encryption.js';
 import { createSigningKey, keyState } from './signing-keys.js';
 
-export type RetirePolicy = {
-  /** The longest any JWT we sign stays valid (ID tokens, access tokens of every API). */
-  maxTokenLifetimeSeconds: number;
-  /** Servers re-read keys this often, so a superseded key may sign for this much longer. */
-  refreshIntervalSeconds: number;
-  force: boolean;
-};
+/**
+ * How long after its successor became active a key's tokens may still verify. A server keeps
+ * signing with it until its next key refresh, and a token lives at most the longest lifetime any
+ * configuration allows. Bounds, not the lifetimes configured now: the process retiring a key
+ * (the CLI) may not share the servers' environment, and an API's lifetime may have been
+ * shortened after tokens were issued under the longer one.
+ */
+export const SUPERSEDED_KEY_VALIDITY_SECONDS = MAX_KEY_REFRESH_INTERVAL_SECONDS + Math.max(MAX_TOKEN_TTL_SECONDS, MAX_ACCESS_TOKEN_TTL);
+
+export type RetirePolicy = { force: boolean };
 
 export class KeyRotationError extends Error {
   override name = 'KeyRotationError';
@@ -53,7 +58,7 @@ export async function retireSigningKey(prisma: Db, kid: string, policy: RetirePo
       throw new KeyRotationError(`key ${kid} is the key that signs now: run \`keys rotate\` and retire it once the new key is active`, 'refused');
     }
     const supersededAt = Math.min(...successors.map((k) => k.activatesAt.getTime()));
-    const lastValid = new Date(supersededAt + (policy.maxTokenLifetimeSeconds + policy.refreshIntervalSeconds) * 1000);
+    const lastValid = new Date(supersededAt + SUPERSEDED_KEY_VALIDITY_SECONDS * 1000);
     if (lastValid > now && !policy.force) {
       throw new KeyRotationError(
         `tokens signed by key ${kid} may be valid until ${lastValid.toISOString()}: retire it after that, or pass --force to cut them off now`,

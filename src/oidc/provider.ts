@@ -2,7 +2,7 @@
 // small modules this file imports; this file only assembles them.
 import Provider from 'oidc-provider';
 import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
-import type { GatehouseConfig } from '../config.js';
+import { issuerIsHttps, type GatehouseConfig } from '../config.js';
 import type { Db } from '../db/client.js';
 import { createOidcAdapter, type ClientLookup } from '../db/oidc-adapter.js';
 import type { ProviderJwk } from '../keys/signing-keys.js';
@@ -36,7 +36,7 @@ export function mergeConfiguration(base: Configuration, extensions: Partial<Conf
 
 export function createProvider(deps: ProviderDependencies): Provider {
   const { config } = deps;
-  const secureCookies = config.issuer.startsWith('https:');
+  const secureCookies = issuerIsHttps(config);
   const configuration: Configuration = {
     adapter: createOidcAdapter({ prisma: deps.prisma, provider: config.database.provider }, deps.findClient),
     jwks: { keys: deps.jwks as unknown as NonNullable<Configuration['jwks']>['keys'] },

@@ -1,6 +1,5 @@
 // `keys ...`: list, rotate and retire the RS256 signing keys.
 import type { Command } from 'commander';
-import { listApis } from '../../clients/apis.js';
 import { KeyRotationError, retireSigningKey, rotateSigningKey } from '../../keys/rotation.js';
 import { listSigningKeys } from '../../keys/signing-keys.js';
 import { formatDurationSeconds } from '../../util/duration.js';
@@ -51,14 +50,8 @@ export function registerKeyCommands(program: Command, io: Io): void {
   const retire = leaf<{ force?: boolean }>(keys, 'retire <kid>', 'remove a superseded key from the JWKS once no token it signed can be valid', io);
   retire.command.option('--force', 'retire even though tokens it signed may still be valid (they stop verifying)');
   retire.handle(async (ctx, flags, [kid]) => {
-    const apis = await listApis(ctx.prisma);
-    const maxTokenLifetimeSeconds = Math.max(ctx.config.ttl.idToken, ctx.config.ttl.accessToken, ...apis.map((a) => a.access_token_ttl));
     try {
-      const { retiredAt } = await retireSigningKey(ctx.prisma, kid!, {
-        maxTokenLifetimeSeconds,
-        refreshIntervalSeconds: ctx.config.keys.refreshIntervalSeconds,
-        force: Boolean(flags.force),
-      });
+      const { retiredAt } = await retireSigningKey(ctx.prisma, kid!, { force: Boolean(flags.force) });
       await ctx.audit({ type: 'key.retired', outcome: 'success', details: { kid: kid!, forced: Boolean(flags.force) } });
       return {
         json: { kid, state: 'retired', retired_at: retiredAt.toISOString() },
