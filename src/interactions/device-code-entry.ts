@@ -80,6 +80,7 @@ export function codeEntryGuard({ provider, limiters, audit }: CodeEntryGuardDeps
   const sessionCookie = provider.cookieName('session');
 
   return async (ctx, next) => {
+    // Other spellings of the path (`/DEVICE`, `/device/`) never get here: src/http/route-spelling.ts.
     if (ctx.path !== entryPath) return next();
     const state = ctx.state as EntryState;
 
