@@ -41,9 +41,12 @@ class TooManyRequests extends errors.OIDCProviderError {
   }
 }
 
-/** client_ids are at most 100 characters here; a longer claimed one is hashed into the key. */
+/**
+ * client_ids are at most 100 characters here; a longer claimed one is hashed into the key. The
+ * two forms have prefixes of their own, so no literal client_id shares a hashed one's key.
+ */
 function clientKey(clientId: string): string {
-  return clientId.length <= 128 ? clientId : `sha256:${createHash('sha256').update(clientId).digest('base64url')}`;
+  return clientId.length <= 128 ? `id:${clientId}` : `sha256:${createHash('sha256').update(clientId).digest('base64url')}`;
 }
 
 /** A request let through to authentication: the points it holds until it is answered. */

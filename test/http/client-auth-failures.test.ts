@@ -90,6 +90,19 @@ describe.each(STORES)('failed client authentication with the %s store on %s', (s
     expect(rows.find((row) => (row.details as { policy: string }).policy === 'client-auth-failure')).toMatchObject({ ip: stranger });
   });
 
+  test('finding 24.7: a client_id over 128 characters and the literal client_id of its hashed key are counted apart', async () => {
+    const long = `c${'x'.repeat(200)}`;
+    const literal = `sha256:${createHash('sha256').update(long).digest('base64url')}`;
+    const address = newAddress();
+    const attempt = (clientId: string) =>
+      postForm(url.token, { grant_type: 'client_credentials' }, { authorization: basicAuth(clientId, WRONG_SECRET), ...from(address) });
+    for (let i = 0; i < 4; i++) expect((await attempt(long)).status).toBe(401);
+    expect((await attempt(long)).status).toBe(429);
+    // The literal id has a failure budget of its own, all of it.
+    for (let i = 0; i < 4; i++) expect({ i, status: (await attempt(literal)).status }).toEqual({ i, status: 401 });
+    expect((await attempt(literal)).status).toBe(429);
+  });
+
   test('finding 15.7: a successful authentication does not count as a failure', async () => {
     const service = await serviceClient();
     const address = newAddress();
