@@ -118,6 +118,13 @@ describe.each(PROVIDERS)('route spellings on %s', (provider: Provider) => {
       }
     });
 
+    test('finding 15.2: a refused spelling is labelled in metrics by the route it spells, never by its path', async () => {
+      for (const spelled of misspellings('/jwks')) expect((await fetch(`${gh.url}${spelled}`)).status).toBe(404);
+      const text = await (await fetch(`http://127.0.0.1:${gh.metricsPort}/metrics`)).text();
+      expect(text).toContain('gatehouse_http_requests_total{method="GET",route="jwks",status="404"} 3');
+      expect(text).not.toMatch(/route="[^"]*(JWKS|\/jwks)/);
+    });
+
     test.each([
       ['/token', 'oauth', 'POST'],
       ['/token/introspection', 'oauth', 'POST'],
