@@ -5,7 +5,7 @@
 import { randomInt } from 'node:crypto';
 import { createClient } from '../../src/clients/registry.js';
 import { PROVIDERS, type Provider } from '../support/databases.js';
-import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
+import { freePort, startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import { TestBrowser, expectPage, formWithAction } from '../support/signin.js';
 import { registerDeviceClient, startDeviceAuthorization, textOf } from '../device/helpers.js';
 
@@ -74,6 +74,20 @@ describe.each(PROVIDERS)('route spellings on %s', (provider: Provider) => {
         expect(html).not.toMatch(/<script/i);
       }
     });
+  });
+
+  test('finding 15.2: under an issuer with a path, only the canonical spelling below that path reaches the provider', async () => {
+    const port = await freePort();
+    const gh = await startGatehouse(provider, { PORT: String(port), ISSUER: `http://127.0.0.1:${port}/oidc` });
+    try {
+      expect((await fetch(`${gh.url}/oidc/jwks`)).status).toBe(200);
+      for (const spelled of ['/oidc/JWKS', '/oidc/jwks/', '/OIDC/jwks', '/oidc/Jwks/']) {
+        const res = await fetch(`${gh.url}${spelled}`, { headers: { accept: 'application/json' } });
+        expect({ spelled, status: res.status }).toEqual({ spelled, status: 404 });
+      }
+    } finally {
+      await gh.close();
+    }
   });
 
   describe('CORS and every other provider route', () => {
