@@ -131,6 +131,10 @@ const envSchema = z.object({
   // Introspection requests by one client (a resource server) per window.
   INTROSPECTION_CLIENT_LIMIT: positiveInt(1_000_000).default(1200),
   INTROSPECTION_CLIENT_WINDOW: duration(1, 86_400).default(60),
+  // Failed client authentications (token endpoint and introspection) per client and IP address
+  // per window: a budget of their own, so a stranger cannot spend a client's budgets above.
+  CLIENT_AUTH_FAILURE_LIMIT: positiveInt(100_000).default(20),
+  CLIENT_AUTH_FAILURE_WINDOW: duration(1, 86_400).default(15 * 60),
   // Signing-key rotation: a new key is published this long before it signs, so relying
   // parties' JWKS caches learn it first; running servers re-read the key set this often.
   KEY_ACTIVATION_DELAY: duration(0, 30 * 86_400).default(3600),
@@ -195,6 +199,8 @@ export type GatehouseConfig = {
     tokenClient: RateLimitPolicy;
     /** Introspection endpoint per client. */
     introspectionClient: RateLimitPolicy;
+    /** Failed client authentications per client and IP address. */
+    clientAuthFailure: RateLimitPolicy;
   };
   keys: { activationDelaySeconds: number; refreshIntervalSeconds: number };
   /** How long a client's metadata and a successful secret check are reused (0: not cached). */
@@ -301,6 +307,7 @@ export function parseConfig(env: Env): ConfigResult {
         requestIp: { points: e.REQUEST_IP_LIMIT, windowSeconds: e.REQUEST_IP_WINDOW },
         tokenClient: { points: e.TOKEN_CLIENT_LIMIT, windowSeconds: e.TOKEN_CLIENT_WINDOW },
         introspectionClient: { points: e.INTROSPECTION_CLIENT_LIMIT, windowSeconds: e.INTROSPECTION_CLIENT_WINDOW },
+        clientAuthFailure: { points: e.CLIENT_AUTH_FAILURE_LIMIT, windowSeconds: e.CLIENT_AUTH_FAILURE_WINDOW },
       },
       keys: { activationDelaySeconds: e.KEY_ACTIVATION_DELAY, refreshIntervalSeconds: e.KEY_REFRESH_INTERVAL },
       clientCacheTtlSeconds: e.CLIENT_CACHE_TTL,

@@ -126,6 +126,14 @@ export async function createGatehouse(config: GatehouseConfig, logger: Logger, o
         }),
         policy: limits.introspectionClient,
       },
+      authFailure: {
+        limiter: createLimiter({
+          keyPrefix: 'client-auth-failure',
+          points: limits.clientAuthFailure.points,
+          durationSeconds: limits.clientAuthFailure.windowSeconds,
+        }),
+        policy: limits.clientAuthFailure,
+      },
     };
 
     const { secret, generated } = resolveKeyEncryptionSecret(config.keyEncryptionSecret, config.dataDir);

@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto';
 import type { Context, Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import type { AuditWriter } from '../audit/audit.js';
-import { setRateLimitHeaders, type RateLimiter, type RateLimitResult } from '../http/rate-limit.js';
+import { clientAddressKey, setRateLimitHeaders, type RateLimiter, type RateLimitResult } from '../http/rate-limit.js';
 import { sendPage } from '../pages/pages.js';
 
 export type CodeEntryLimiters = { perSession: RateLimiter; perIp: RateLimiter };
@@ -80,6 +80,7 @@ export function codeEntryGuard({ provider, limiters, audit }: CodeEntryGuardDeps
   const sessionCookie = provider.cookieName('session');
 
   return async (ctx, next) => {
+    // Other spellings of the path (`/DEVICE`, `/device/`) never get here: src/http/route-spelling.ts.
     if (ctx.path !== entryPath) return next();
     const state = ctx.state as EntryState;
 
@@ -97,7 +98,8 @@ export function codeEntryGuard({ provider, limiters, audit }: CodeEntryGuardDeps
 
     // The session id is a bearer value: only its hash becomes a rate-limit key.
     const sessionId = ctx.cookies.get(sessionCookie, { signed: true });
-    const budgets: [RateLimiter, string][] = [[limiters.perIp, `ip:${ctx.ip || 'unknown'}`]];
+    // The address as every other limit keys it (an IPv6 address by its /64).
+    const budgets: [RateLimiter, string][] = [[limiters.perIp, `ip:${clientAddressKey(ctx.ip)}`]];
     if (sessionId) budgets.push([limiters.perSession, `session:${createHash('sha256').update(sessionId).digest('base64url')}`]);
 
     // A post without a live session cannot carry a valid form token (oidc-provider keeps it in

@@ -17,6 +17,7 @@ import { publicCaching } from './public-caching.js';
 import type { RateLimiter } from './rate-limit.js';
 import { requestContext } from './request-context.js';
 import { requestRateLimit } from './request-rate-limit.js';
+import { refuseRouteMisspellings } from './route-spelling.js';
 import { securityHeaders } from './security-headers.js';
 import { staticFiles } from './static-files.js';
 
@@ -63,6 +64,8 @@ export function createApp(deps: AppDependencies): Koa {
       logger: deps.logger,
     }),
   );
+  // After the request limit, so that refused spellings still count against the address.
+  app.use(refuseRouteMisspellings(deps.endpoints));
   app.use(bodyLimit(deps.config.bodyLimitBytes, deps.endpoints));
   app.use(staticFiles());
   app.use(publicCaching(deps.config));

@@ -6,20 +6,31 @@
 // endpoint's own JSON format, with its CORS handling and its `grant.error` /
 // `introspection.error` events.
 //
-// The count is per client_id as named, before authentication: it bounds what anyone can spend
-// on one client's credentials. All users of a public client share its count.
+// Anyone can name a client_id, so a request is counted in two budgets: one point of the failure
+// budget of the client *and the caller's address*, then one point of the client's own budget.
+// Once the request is answered, a failed authentication (invalid_client) gives the client's
+// point back and keeps its failure point; any other outcome gives the failure point back. So
+// wrong secrets from a stranger spend only that stranger's failure budget, never the client's
+// (a stranger cannot lock a service out), while the client's own requests are bounded by its
+// budget. Both points are taken before the look-up, so parallel requests cannot all slip
+// through one check. All users of a public client share its count.
 import { createHash } from 'node:crypto';
+import type { Middleware } from 'koa';
 import Provider, { errors } from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
-import { setRateLimitHeaders, type RateLimiter, type RateLimitResult } from '../http/rate-limit.js';
+import { clientAddressKey, setRateLimitHeaders, type RateLimiter, type RateLimitResult } from '../http/rate-limit.js';
 import type { RateLimitPolicy } from '../config.js';
 import { gatehouseMetadataOf } from '../clients/provider-metadata.js';
 import type { FeatureDependencies } from './feature.js';
 import { CORS_ORIGIN_VERIFIED } from './services.js';
 
+type Budget = { limiter: RateLimiter; policy: RateLimitPolicy };
+
 export type ClientRateLimiters = {
-  token: { limiter: RateLimiter; policy: RateLimitPolicy };
-  introspection: { limiter: RateLimiter; policy: RateLimitPolicy };
+  token: Budget;
+  introspection: Budget;
+  /** Failed client authentications per client and address, at both endpoints. */
+  authFailure: Budget;
 };
 
 class TooManyRequests extends errors.OIDCProviderError {
@@ -30,9 +41,46 @@ class TooManyRequests extends errors.OIDCProviderError {
   }
 }
 
-/** client_ids are at most 100 characters here; a longer claimed one is hashed into the key. */
+/**
+ * client_ids are at most 100 characters here; a longer claimed one is hashed into the key. The
+ * two forms have prefixes of their own, so no literal client_id shares a hashed one's key.
+ */
 function clientKey(clientId: string): string {
-  return clientId.length <= 128 ? clientId : `sha256:${createHash('sha256').update(clientId).digest('base64url')}`;
+  return clientId.length <= 128 ? `id:${clientId}` : `sha256:${createHash('sha256').update(clientId).digest('base64url')}`;
+}
+
+/** A request let through to authentication: the points it holds until it is answered. */
+type Attempt = { route: 'token' | 'introspection'; client: string; failure: string; failureResult: RateLimitResult };
+const ATTEMPT = Symbol('clientAuthAttempt');
+type AttemptState = { [ATTEMPT]?: Attempt };
+
+function authenticationFailed(ctx: KoaContextWithOIDC): boolean {
+  const body = ctx.body as { error?: unknown } | undefined;
+  return ctx.status === 401 && body?.error === 'invalid_client';
+}
+
+/** Settles each attempt once answered: see the top of this file. */
+function settleAttempts(limiters: ClientRateLimiters): Middleware {
+  return async (ctx, next) => {
+    let answered = false;
+    try {
+      await next();
+      answered = true;
+    } finally {
+      await settle(ctx as KoaContextWithOIDC, answered);
+    }
+  };
+
+  async function settle(ctx: KoaContextWithOIDC, answered: boolean): Promise<void> {
+    const attempt = (ctx.state as AttemptState)[ATTEMPT];
+    if (!attempt) return;
+    if (answered && authenticationFailed(ctx)) {
+      await limiters[attempt.route].limiter.refund(attempt.client);
+      setRateLimitHeaders(ctx, attempt.failureResult);
+    } else {
+      await limiters.authFailure.limiter.refund(attempt.failure);
+    }
+  }
 }
 
 export function installClientRateLimits(provider: Provider, limiters: ClientRateLimiters, { audit, logger }: FeatureDependencies): void {
@@ -40,24 +88,15 @@ export function installClientRateLimits(provider: Provider, limiters: ClientRate
   const find = Client.find.bind(Client);
   const counted = new WeakSet<object>();
 
-  Client.find = async (clientId: string) => {
-    const ctx: KoaContextWithOIDC | undefined = Provider.ctx;
-    const route = ctx?.oidc.route;
-    // Only the first look-up of a request is the authenticating one.
-    if (!ctx || (route !== 'token' && route !== 'introspection') || counted.has(ctx)) return find(clientId);
-    counted.add(ctx);
-    const { limiter, policy } = limiters[route];
-    const result = await limiter.consume(clientKey(clientId));
+  const refuse = async (ctx: KoaContextWithOIDC, clientId: string, result: RateLimitResult, policy: string, window: number): Promise<never> => {
     setRateLimitHeaders(ctx, result);
-    if (result.allowed) return find(clientId);
-
     if (result.firstRefusal) {
       audit({
         type: 'rate_limit.exceeded',
         outcome: 'failure',
         clientId: clientId.slice(0, 200),
         ip: ctx.ip,
-        details: { policy: `${route}-client`, route, limit: result.limit, window_seconds: policy.windowSeconds },
+        details: { policy, route: ctx.oidc.route, limit: result.limit, window_seconds: window },
       }).catch((err: unknown) => logger.error({ err }, 'audit failed'));
     }
     // A browser app may read the refusal if the client it names registered its origin.
@@ -68,4 +107,30 @@ export function installClientRateLimits(provider: Provider, limiters: ClientRate
     }
     throw new TooManyRequests(result);
   };
+
+  Client.find = async (clientId: string) => {
+    const ctx: KoaContextWithOIDC | undefined = Provider.ctx;
+    const route = ctx?.oidc.route;
+    // Only the first look-up of a request is the authenticating one.
+    if (!ctx || (route !== 'token' && route !== 'introspection') || counted.has(ctx)) return find(clientId);
+    counted.add(ctx);
+
+    const client = clientKey(clientId);
+    const failure = `${clientAddressKey(ctx.ip)} ${client}`;
+    const failureResult = await limiters.authFailure.limiter.consume(failure);
+    if (!failureResult.allowed) return refuse(ctx, clientId, failureResult, 'client-auth-failure', limiters.authFailure.policy.windowSeconds);
+
+    const { limiter, policy } = limiters[route];
+    const result = await limiter.consume(client);
+    if (!result.allowed) {
+      // Not authenticated at all: the failure point goes back.
+      await limiters.authFailure.limiter.refund(failure);
+      return refuse(ctx, clientId, result, `${route}-client`, policy.windowSeconds);
+    }
+    setRateLimitHeaders(ctx, result);
+    (ctx.state as AttemptState)[ATTEMPT] = { route, client, failure, failureResult };
+    return find(clientId);
+  };
+
+  provider.use(settleAttempts(limiters));
 }

@@ -194,6 +194,7 @@ function preflightFilter(provider: Provider, deps: FeatureDependencies): Middlew
     }
   }
   return async (ctx, next) => {
+    // Other spellings of these paths (`/TOKEN`, `/token/`) never get here: src/http/route-spelling.ts.
     if (!paths.has(ctx.path)) return next();
     const origin = ctx.get('Origin');
     if (!origin) {

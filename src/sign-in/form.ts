@@ -19,15 +19,24 @@ export class FormError extends Error {
   }
 }
 
+/**
+ * The rest of a refused body is never read, so it is still on the connection, and the next
+ * request there would never be answered: the answer closes the connection, as src/http/body-limit.ts does.
+ */
+function tooLarge(ctx: Context): FormError {
+  ctx.set('Connection', 'close');
+  return new FormError('too_large', 413);
+}
+
 async function readBody(ctx: Context, limit: number): Promise<string> {
   const declared = Number(ctx.get('content-length') || 0);
-  if (declared > limit) throw new FormError('too_large', 413);
+  if (declared > limit) throw tooLarge(ctx);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
     size += chunk.length;
     // Stop reading as soon as the limit is passed: the rest is never buffered.
-    if (size > limit) throw new FormError('too_large', 413);
+    if (size > limit) throw tooLarge(ctx);
     chunks.push(chunk);
   }
   return Buffer.concat(chunks).toString('utf8');

@@ -169,6 +169,19 @@ describe.each(PROVIDERS)('user code entry on %s', (provider: Provider) => {
       expect(textOf(refused.html)).toContain('Please wait');
     });
 
+    test('finding 15.10: the per-address budget groups an IPv6 /64, as every other limit does', async () => {
+      gh = await startGatehouse(provider, { TRUST_PROXY: 'true', DEVICE_CODE_ENTRY_LIMIT: '5', DEVICE_CODE_ENTRY_IP_LIMIT: '2' });
+      const client = await registerDeviceClient(gh);
+      const authorization = await startDeviceAuthorization(gh, client);
+      const first = new TestBrowser(gh, { 'x-forwarded-for': '2001:db8:1:2::1' });
+      for (let i = 0; i < 2; i++) expect((await typeCode(first, gh, unknownCode())).status).toBe(400);
+      // Another address of the same /64 (one subscriber's network) has no budget left...
+      const neighbour = await typeCode(new TestBrowser(gh, { 'x-forwarded-for': '2001:db8:1:2:ffff::99' }), gh, authorization.user_code);
+      expect(neighbour.status).toBe(429);
+      // ... while another /64 has its own.
+      expectLoginPage(await enterCode(new TestBrowser(gh, { 'x-forwarded-for': '2001:db8:1:3::1' }), authorization.verification_uri, authorization.user_code));
+    });
+
     test('right codes, empty entries and expired codes do not use up the budget', async () => {
       gh = await startGatehouse(provider, { DEVICE_CODE_ENTRY_LIMIT: '2', DEVICE_CODE_ENTRY_IP_LIMIT: '2' });
       const client = await registerDeviceClient(gh);

@@ -37,7 +37,7 @@ function parse(text: string): Samples {
 describe.each(PROVIDERS)('metrics on %s', (provider) => {
   let gh: TestGatehouse;
   beforeAll(async () => {
-    gh = await startGatehouse(provider, { LOGIN_LOCKOUT_THRESHOLD: '2', TOKEN_CLIENT_LIMIT: '5', TOKEN_CLIENT_WINDOW: '10m' });
+    gh = await startGatehouse(provider, { LOGIN_LOCKOUT_THRESHOLD: '2', TOKEN_CLIENT_LIMIT: '5', TOKEN_CLIENT_WINDOW: '10m', CLIENT_AUTH_FAILURE_LIMIT: '4' });
   });
   afterAll(async () => {
     await gh.close();
@@ -87,7 +87,8 @@ describe.each(PROVIDERS)('metrics on %s', (provider) => {
       expect(expectPage(await signIn(browser, page, victim.email, `wrong password ${i}`)).status).toBe(400);
     }
 
-    // Someone guesses the service's secret until the token endpoint refuses.
+    // Someone guesses the service's secret until the token endpoint refuses (the failure budget
+    // of that client from this address, src/oidc/client-rate-limits.ts).
     const guesses: number[] = [];
     for (let i = 0; i < 5; i++) {
       guesses.push((await postForm(endpoints(gh).token, { grant_type: 'client_credentials' }, { authorization: basicAuth(service.client.client_id, `guess-${i}`) })).status);
@@ -103,7 +104,7 @@ describe.each(PROVIDERS)('metrics on %s', (provider) => {
     expect(samples.get('gatehouse_login_failures_total{reason="wrong_password"}')).toBe(2);
     expect(samples.get('gatehouse_login_failures_total{reason="account_locked"}')).toBe(1);
     expect(samples.get('gatehouse_account_lockouts_total')).toBe(1);
-    expect(samples.get('gatehouse_rate_limit_rejections_total{policy="token-client"}')).toBe(1);
+    expect(samples.get('gatehouse_rate_limit_rejections_total{policy="client-auth-failure"}')).toBe(1);
     expect(samples.get('gatehouse_http_requests_total{method="POST",route="token",status="200"}')).toBe(3);
     expect(samples.get('gatehouse_http_requests_total{method="POST",route="token",status="429"}')).toBe(1);
     expect(samples.get('gatehouse_http_requests_total{method="POST",route="/interaction/:uid/login",status="400"}')).toBe(3);
