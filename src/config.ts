@@ -10,7 +10,7 @@ type Env = Record<string, string | undefined>;
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
-/** The longest ID_TOKEN_TTL and ACCESS_TOKEN_TTL accepted (an API's own: src/clients/apis.ts). */
+/** The longest token lifetime accepted anywhere: ID_TOKEN_TTL, ACCESS_TOKEN_TTL and an API's own (src/clients/apis.ts). */
 export const MAX_TOKEN_TTL_SECONDS = 86_400;
 /** The longest KEY_REFRESH_INTERVAL accepted. */
 export const MAX_KEY_REFRESH_INTERVAL_SECONDS = 3600;

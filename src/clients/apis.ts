@@ -8,6 +8,7 @@ import { isUniqueViolation } from '../db/unique-violation.js';
 import { RegistryError } from './errors.js';
 import { scopeTokenSchema } from './metadata.js';
 import { storedStrings } from './stored.js';
+import { MAX_TOKEN_TTL_SECONDS } from '../config.js';
 
 export { RegistryError } from './errors.js';
 
@@ -19,7 +20,6 @@ const URN = /^urn:[A-Za-z0-9][A-Za-z0-9-]{0,31}:\S+$/;
 
 export const DEFAULT_ACCESS_TOKEN_TTL = 900;
 export const MIN_ACCESS_TOKEN_TTL = 60;
-export const MAX_ACCESS_TOKEN_TTL = 86_400;
 
 /** Returns why `identifier` cannot name an API, or null. */
 export function apiIdentifierProblem(identifier: string): string | null {
@@ -64,7 +64,7 @@ const ttlSchema = z
   .number({ message: 'must be a number of seconds' })
   .int('must be a whole number of seconds')
   .min(MIN_ACCESS_TOKEN_TTL, `must be at least ${MIN_ACCESS_TOKEN_TTL} seconds`)
-  .max(MAX_ACCESS_TOKEN_TTL, `must be at most ${MAX_ACCESS_TOKEN_TTL} seconds`);
+  .max(MAX_TOKEN_TTL_SECONDS, `must be at most ${MAX_TOKEN_TTL_SECONDS} seconds`);
 
 export const apiInputSchema = z.strictObject({
   identifier: identifierSchema,

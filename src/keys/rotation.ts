@@ -3,7 +3,6 @@
 // know a kid before it meets it). A superseded key stays published until every token it
 // signed has expired, and only then may it be retired.
 import { MAX_KEY_REFRESH_INTERVAL_SECONDS, MAX_TOKEN_TTL_SECONDS } from '../config.js';
-import { MAX_ACCESS_TOKEN_TTL } from '../clients/apis.js';
 import type { Db } from '../db/client.js';
 import type { KeyEncryptionKey } from './encryption.js';
 import { createSigningKey, keyState } from './signing-keys.js';
@@ -15,7 +14,7 @@ import { createSigningKey, keyState } from './signing-keys.js';
  * (the CLI) may not share the servers' environment, and an API's lifetime may have been
  * shortened after tokens were issued under the longer one.
  */
-export const SUPERSEDED_KEY_VALIDITY_SECONDS = MAX_KEY_REFRESH_INTERVAL_SECONDS + Math.max(MAX_TOKEN_TTL_SECONDS, MAX_ACCESS_TOKEN_TTL);
+export const SUPERSEDED_KEY_VALIDITY_SECONDS = MAX_KEY_REFRESH_INTERVAL_SECONDS + MAX_TOKEN_TTL_SECONDS;
 
 export type RetirePolicy = { force: boolean };
 
