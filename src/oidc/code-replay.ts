@@ -5,11 +5,13 @@
 // and revoked nothing: whether the winner kept its tokens depended on timing. Here a lost
 // consume of a code revokes the grant too, and every second use, either way, is audited as
 // code.replay_detected. Only an exchange that passed every check (client, PKCE, redirect_uri)
-// reaches the consume, so a stranger holding a code cannot revoke someone's grant with it.
+// reaches the consume, so a stranger holding a code cannot revoke someone's grant with it; the
+// requested resource is checked there too, before the code is consumed (requested-resource.ts).
 import Provider, { errors } from 'oidc-provider';
 import type { AuthorizationCode, KoaContextWithOIDC } from 'oidc-provider';
 import { CONSUME_LOST } from '../db/oidc-adapter.js';
 import type { FeatureDependencies } from './feature.js';
+import { assertRequestedResource } from './requested-resource.js';
 
 /** oidc-provider's error_detail when the code it read was already consumed (it has revoked). */
 const ALREADY_CONSUMED = 'authorization code already consumed';
@@ -52,6 +54,10 @@ export function installCodeReplay(provider: Provider, { audit, logger }: Feature
 
   const consume = AuthorizationCodeModel.prototype.consume;
   AuthorizationCodeModel.prototype.consume = async function consumeOrRevoke(this: AuthorizationCode) {
+    // Validate everything, then consume: a code refused afterwards for its resource would be
+    // burned, and the corrected retry taken for replay.
+    const ctx = Provider.ctx;
+    if (ctx) assertRequestedResource(ctx, this);
     try {
       await consume.call(this);
     } catch (error) {

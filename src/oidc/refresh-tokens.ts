@@ -21,7 +21,7 @@ import { errors } from 'oidc-provider';
 import type Provider from 'oidc-provider';
 import type { Configuration, FindAccount, KoaContextWithOIDC, RefreshToken } from 'oidc-provider';
 import { CONSUME_LOST } from '../db/oidc-adapter.js';
-import { gatehouseMetadataOf } from '../clients/provider-metadata.js';
+import { assertRequestedResource } from './requested-resource.js';
 import type { FeatureDependencies } from './feature.js';
 
 /** oidc-provider's error_detail when a rotated token comes back: it has revoked the grant. */
@@ -80,27 +80,6 @@ export function refreshRefusal(
 }
 
 /**
- * The `resource` of a refresh request, checked as oidc-provider's refresh_token grant checks it
- * (lib/helpers/resolve_resource.js, then getResourceServerInfo in services.ts), but before
- * rotation: oidc-provider consumes the token first and checks the resource after, so a refused
- * resource used to burn the token, and the client's retry then read as reuse (attack classes:
- * side effects before validation). Scopes are already checked before rotation by oidc-provider.
- */
-export function assertRefreshResource(ctx: KoaContextWithOIDC, token: Pick<RefreshToken, 'resourceIndicators'>): void {
-  const requested: unknown = ctx.oidc.params?.resource;
-  const client = ctx.oidc.client;
-  if (!requested || !client) return;
-  const { defaultApi, allowedApis } = gatehouseMetadataOf(client);
-  // Several values resolve to the default API when it is among them (defaultResource, services.ts).
-  const resource = Array.isArray(requested) ? (defaultApi && requested.includes(defaultApi) ? defaultApi : null) : requested;
-  if (typeof resource !== 'string') {
-    throw new errors.InvalidTarget('only a single resource indicator value must be requested/resolved during Access Token Request');
-  }
-  if (!token.resourceIndicators.has(resource)) throw new errors.InvalidTarget('resource was not granted to this refresh token');
-  if (!allowedApis.has(resource)) throw new errors.InvalidTarget('resource is unknown or not allowed for this client');
-}
-
-/**
  * oidc-provider calls findAccount with the presented refresh token after its own checks
  * (client binding, expiry, grant, scope) and right before its reuse check and the rotation, on
  * the same token object that check reads; refusing here is therefore decided on exactly what it
@@ -111,8 +90,9 @@ function withRefreshPolicy(findAccount: FindAccount, policy: RefreshPolicy): Fin
     if (ctx.oidc.route === 'token' && token?.kind === 'RefreshToken') {
       const refusal = refreshRefusal(token, policy);
       if (refusal) throw new errors.InvalidGrant(refusal);
+      // Before rotation, which would burn the token of a request refused later for its resource.
       // A rotated token presented again goes on to the reuse check whatever it names.
-      if (!token.consumed) assertRefreshResource(ctx, token as RefreshToken);
+      if (!token.consumed) assertRequestedResource(ctx, token as RefreshToken);
     }
     return findAccount(ctx, sub, token);
   };

@@ -3,6 +3,7 @@
 // use loses, reading the code already consumed or losing the adapter's conditional consume
 // (src/db/oidc-adapter.ts), it is replay: the grant is revoked, the winner's tokens included,
 // and code.replay_detected is audited.
+import { createApi } from '../../src/clients/apis.js';
 import { PROVIDERS } from '../support/databases.js';
 import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import {
@@ -18,13 +19,17 @@ import {
 } from '../support/signin.js';
 
 const CONCURRENT = 10;
+const ORDERS = 'https://api.example.com/orders';
+const ADMIN = 'https://api.example.com/admin';
 
 describe.each(PROVIDERS)('authorization code replay on %s', (provider) => {
   let gh: TestGatehouse;
   let client: TestClient;
   beforeAll(async () => {
     gh = await startGatehouse(provider);
-    client = await registerClient(gh);
+    await createApi(gh.db.prisma, { identifier: ORDERS, name: 'Orders', scopes: ['orders:read'] });
+    await createApi(gh.db.prisma, { identifier: ADMIN, name: 'Admin', scopes: ['admin'] });
+    client = await registerClient(gh, { apis: [{ identifier: ORDERS, scopes: ['orders:read'] }] });
   });
   afterAll(async () => {
     await gh.close();
@@ -74,5 +79,23 @@ describe.each(PROVIDERS)('authorization code replay on %s', (provider) => {
     const rows = await auditRows(gh, 'code.replay_detected', { subject: user.id });
     expect(rows).toHaveLength(1);
     expect(rows[0]?.details).toMatchObject({ action: 'grant revoked' });
+  });
+
+  // Attack classes, side effects before validation: a refused exchange must not consume the
+  // code, or the client's corrected retry is taken for replay and revokes the grant.
+  test.each([
+    ['an API the client may not use', ADMIN],
+    ['an unknown resource', 'https://unknown.example.com/'],
+    ['an API the client may use but the person did not grant', ORDERS],
+  ])('finding 15.4: an exchange naming %s is refused without consuming the code', async (_what, resource) => {
+    const user = await registerUser(gh);
+    const { callback, verifier } = await signedInCode(user.email);
+    const refused = await tokenRequest(gh, client, { grant_type: 'authorization_code', code: callback.code!, redirect_uri: client.redirectUri, code_verifier: verifier, resource });
+    expect(refused.status).toBe(400);
+    expect(refused.body).toMatchObject({ error: 'invalid_target' });
+    const retry = await exchangeCode(gh, client, callback.code!, verifier);
+    expect(retry.status).toBe(200);
+    expect((await userinfo(gh, retry.body.access_token as string)).status).toBe(200);
+    expect(await gh.db.prisma.auditEvent.count({ where: { type: 'code.replay_detected', subject: user.id } })).toBe(0);
   });
 });

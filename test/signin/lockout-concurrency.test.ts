@@ -67,7 +67,7 @@ describe.each(PROVIDERS)('account lockout under concurrent sign-ins on %s', (pro
 
   /** The burst's requests have all been answered, so its audit rows are being written; wait for them. */
   async function settledReasons(subject: string, expected: number): Promise<string[]> {
-    for (let attempt = 0; attempt < 50; attempt++) {
+    for (let attempt = 0; attempt < 125; attempt++) {
       const found = await reasons(subject);
       if (found.length >= expected) return found;
       await new Promise((r) => setTimeout(r, 40));
