@@ -81,6 +81,14 @@ function auditForeignRevocation(
   }).catch((err: unknown) => logger.error({ err }, 'audit failed'));
 }
 
+/** useGrantedResource below; also read by requested-resource.ts, which resolves a resource the same way. */
+export function usesGrantedResource(client: Client, model: { scope?: string | undefined; resource?: string | string[] | undefined }): boolean {
+  const { allowedApis } = gatehouseMetadataOf(client);
+  const granted = new Set((model.scope ?? '').split(' '));
+  const resources = Array.isArray(model.resource) ? model.resource : model.resource ? [model.resource] : [];
+  return resources.some((r: string) => allowedApis.get(r)?.scopes.some((s) => granted.has(s)) ?? false);
+}
+
 function tokenLifetime(defaultSeconds: number) {
   return (_ctx: KoaContextWithOIDC, token: { resourceServer?: { accessTokenTTL?: number | undefined } | undefined }) =>
     token.resourceServer?.accessTokenTTL ?? defaultSeconds;
@@ -159,14 +167,7 @@ export function servicesConfiguration(deps: FeatureDependencies): Partial<Config
         },
         // At the token endpoint without `resource`: the granted API when the person granted the
         // app scopes of it; otherwise (a sign-in only) the access token is for userinfo.
-        useGrantedResource: async (ctx, model) => {
-          const client = ctx.oidc.client;
-          if (!client) return false;
-          const { allowedApis } = gatehouseMetadataOf(client);
-          const granted = new Set((model.scope ?? '').split(' '));
-          const resources = Array.isArray(model.resource) ? model.resource : model.resource ? [model.resource] : [];
-          return resources.some((r: string) => allowedApis.get(r)?.scopes.some((s) => granted.has(s)) ?? false);
-        },
+        useGrantedResource: async (ctx, model) => (ctx.oidc.client ? usesGrantedResource(ctx.oidc.client, model) : false),
       },
     },
     ttl: {

@@ -5,7 +5,19 @@
 import { createApi } from '../../src/clients/apis.js';
 import { PROVIDERS } from '../support/databases.js';
 import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
-import { registerClient, registerUser, tokenRequest, type TestClient } from '../support/signin.js';
+import {
+  TestBrowser,
+  authorizationUrl,
+  callbackOf,
+  consent,
+  exchangeCode,
+  pkcePair,
+  registerClient,
+  registerUser,
+  signIn,
+  tokenRequest,
+  type TestClient,
+} from '../support/signin.js';
 import { refresh, signInOffline } from './helpers.js';
 
 const ORDERS = 'https://api.example.com/orders';
@@ -77,4 +89,37 @@ describe.each(PROVIDERS)('refused refresh requests on %s', (provider) => {
     const withResource = await tokenRequest(gh, client, { grant_type: 'refresh_token', refresh_token: retry.body.refresh_token as string, resource: ORDERS });
     expect(withResource.status).toBe(200);
   }
+
+  test('finding 15.2: a code and a refresh token for two APIs, exchanged without naming one, are refused and survive the refusal', async () => {
+    // No default API: a token request must say which of the two APIs its access token is for.
+    const twoApis = await registerClient(gh, {
+      scope: ['openid', 'email', 'offline_access'],
+      apis: [
+        { identifier: ORDERS, scopes: ['orders:read'] },
+        { identifier: BILLING, scopes: ['billing:read'] },
+      ],
+    });
+    const user = await registerUser(gh);
+    const browser = new TestBrowser(gh);
+    const { verifier, challenge } = pkcePair();
+    const url = authorizationUrl(gh, { client: twoApis, codeChallenge: challenge, scope: 'openid offline_access orders:read billing:read', extra: { prompt: 'consent', resource: ORDERS } });
+    url.searchParams.append('resource', BILLING);
+    const { code } = callbackOf(await consent(browser, await signIn(browser, await browser.get(url), user.email)), twoApis);
+    expect(code).toEqual(expect.any(String));
+
+    const unnamed = await exchangeCode(gh, twoApis, code!, verifier);
+    expect(unnamed.status).toBe(400);
+    expect(unnamed.body).toMatchObject({ error: 'invalid_target' });
+    const named = await tokenRequest(gh, twoApis, { grant_type: 'authorization_code', code: code!, redirect_uri: twoApis.redirectUri, code_verifier: verifier, resource: ORDERS });
+    expect(named.status).toBe(200);
+    const refreshToken = named.body.refresh_token as string;
+    expect(refreshToken).toEqual(expect.any(String));
+
+    const unnamedRefresh = await refresh(gh, twoApis, refreshToken);
+    expect(unnamedRefresh.status).toBe(400);
+    expect(unnamedRefresh.body).toMatchObject({ error: 'invalid_target' });
+    const namedRefresh = await tokenRequest(gh, twoApis, { grant_type: 'refresh_token', refresh_token: refreshToken, resource: BILLING });
+    expect(namedRefresh.status).toBe(200);
+    expect(await gh.db.prisma.auditEvent.count({ where: { type: { in: ['refresh.reuse_detected', 'code.replay_detected'] }, subject: user.id } })).toBe(0);
+  });
 });
