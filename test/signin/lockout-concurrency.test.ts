@@ -3,6 +3,8 @@
 // from many addresses gets no more verifications than the threshold allows. Per-address limits
 // do not help here: every attempt comes from an address of its own (X-Forwarded-For through one
 // trusted proxy).
+import { authenticate } from '../../src/accounts/authenticate.js';
+import { createPasswordHasher, type PasswordHasher } from '../../src/accounts/passwords.js';
 import { PROVIDERS } from '../support/databases.js';
 import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import {
@@ -122,5 +124,38 @@ describe.each(PROVIDERS)('account lockout under concurrent sign-ins on %s', (pro
       const locked = await gh.db.prisma.auditEvent.count({ where: { type: 'account.locked', subject: user.id } });
       expect(locked).toBe(1);
     }
+  });
+
+  // The interleaving the burst above leaves to chance, fixed: wrong passwords still being checked
+  // while the right one succeeds keep their places, so the success gives back only its own.
+  test('finding 15.1: a success while wrong passwords are being checked hands none of their places back', async () => {
+    const user = await registerUser(gh);
+    const policy = gh.config.lockout;
+    const real = createPasswordHasher();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const held: PasswordHasher = { ...real, verify: async (hash, password) => gate.then(() => real.verify(hash, password)) };
+    const wrong = (hasher: PasswordHasher, i: number) => authenticate(gh.db.prisma, hasher, policy, { email: user.email, password: `wrong password ${i}` });
+
+    const inFlight = Array.from({ length: THRESHOLD - 1 }, (_, i) => wrong(held, i));
+    // Wait until all of them have reserved their places (counted before their check).
+    for (let i = 0; i < 250; i++) {
+      if ((await gh.db.prisma.user.findUniqueOrThrow({ where: { id: user.id } })).failedLoginCount === THRESHOLD - 1) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect((await gh.db.prisma.user.findUniqueOrThrow({ where: { id: user.id } })).failedLoginCount).toBe(THRESHOLD - 1);
+
+    expect(await authenticate(gh.db.prisma, real, policy, { email: user.email, password: PASSWORD })).toMatchObject({ ok: true });
+    // One place is left in the window, not a fresh window's worth.
+    expect(await wrong(real, 100)).toMatchObject({ ok: false, reason: 'wrong_password' });
+    expect(await wrong(real, 101)).toMatchObject({ ok: false, reason: 'account_locked' });
+
+    release();
+    const results = await Promise.all(inFlight);
+    expect(results.every((r) => !r.ok && r.reason === 'wrong_password')).toBe(true);
+    // Threshold wrong passwords checked: the last of them locked the account, once.
+    expect(results.filter((r) => !r.ok && r.lockedNow)).toHaveLength(1);
+    expect((await gh.db.prisma.user.findUniqueOrThrow({ where: { id: user.id } })).lockedUntil!.getTime()).toBeGreaterThan(Date.now());
+    expect(await authenticate(gh.db.prisma, real, policy, { email: user.email, password: PASSWORD })).toMatchObject({ ok: false, reason: 'account_locked' });
   });
 });
