@@ -27,6 +27,7 @@ import { installServerErrorHandling } from './oidc/errors.js';
 import type { FeatureDependencies } from './oidc/feature.js';
 import { installSignIn, signInConfiguration } from './sign-in/sign-in.js';
 import { installRefreshTokenAudit, refreshTokenConfiguration } from './oidc/refresh-tokens.js';
+import { installCodeReplay } from './oidc/code-replay.js';
 import { installServices, servicesConfiguration } from './oidc/services.js';
 import { deviceCodeEntryLimiters, deviceFlowConfiguration, installDeviceFlow } from './device/flow.js';
 import { deviceConfirmationPage } from './device/confirmation.js';
@@ -161,6 +162,7 @@ export async function createGatehouse(config: GatehouseConfig, logger: Logger, o
       installServices(built, features);
       installSignIn(built, features);
       installRefreshTokenAudit(built, features);
+      installCodeReplay(built, features);
       installDeviceFlow(built, features, deviceLimiters);
       installClientRateLimits(built, clientLimiters, features);
       return built;

@@ -134,7 +134,7 @@ export async function setPassword(prisma: Db, userId: string, password: string):
   const passwordHash = await hashPassword(password);
   const { count } = await prisma.user.updateMany({
     where: { id },
-    data: { passwordHash, failedLoginCount: 0, failedLoginStartAt: null, lockedUntil: null },
+    data: { passwordHash, failedLoginCount: 0, failedLoginChecked: 0, failedLoginStartAt: null, lockedUntil: null },
   });
   if (count === 0) throw new UserError('not_found', `no user with id ${id}`);
   return requireUser(prisma, id);
@@ -197,7 +197,7 @@ export async function unlockUser(prisma: Db, userId: string): Promise<UserView> 
   const id = parse(userIdSchema, userId, 'user id');
   const { count } = await prisma.user.updateMany({
     where: { id },
-    data: { lockedUntil: null, failedLoginCount: 0, failedLoginStartAt: null },
+    data: { lockedUntil: null, failedLoginCount: 0, failedLoginChecked: 0, failedLoginStartAt: null },
   });
   if (count === 0) throw new UserError('not_found', `no user with id ${id}`);
   return requireUser(prisma, id);

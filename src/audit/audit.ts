@@ -17,6 +17,8 @@ export type AuditEventType =
   | 'client.auth_failed'
   | 'refresh.reuse_detected'
   | 'refresh.account_refused'
+  | 'revocation.refused'
+  | 'code.replay_detected'
   | 'rate_limit.exceeded'
   | 'device.code_invalid'
   | 'device.approved'

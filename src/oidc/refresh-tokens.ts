@@ -21,6 +21,7 @@ import { errors } from 'oidc-provider';
 import type Provider from 'oidc-provider';
 import type { Configuration, FindAccount, KoaContextWithOIDC, RefreshToken } from 'oidc-provider';
 import { CONSUME_LOST } from '../db/oidc-adapter.js';
+import { assertRequestedResource } from './requested-resource.js';
 import type { FeatureDependencies } from './feature.js';
 
 /** oidc-provider's error_detail when a rotated token comes back: it has revoked the grant. */
@@ -80,14 +81,18 @@ export function refreshRefusal(
 
 /**
  * oidc-provider calls findAccount with the presented refresh token after its own checks
- * (client binding, expiry, grant, scope) and right before its reuse check, on the same token
- * object that check reads; refusing here is therefore decided on exactly what it would see.
+ * (client binding, expiry, grant, scope) and right before its reuse check and the rotation, on
+ * the same token object that check reads; refusing here is therefore decided on exactly what it
+ * would see, and leaves the token unconsumed.
  */
 function withRefreshPolicy(findAccount: FindAccount, policy: RefreshPolicy): FindAccount {
   return async (ctx, sub, token) => {
     if (ctx.oidc.route === 'token' && token?.kind === 'RefreshToken') {
       const refusal = refreshRefusal(token, policy);
       if (refusal) throw new errors.InvalidGrant(refusal);
+      // Before rotation, which would burn the token of a request refused later for its resource.
+      // A rotated token presented again goes on to the reuse check whatever it names.
+      if (!token.consumed) assertRequestedResource(ctx, token as RefreshToken);
     }
     return findAccount(ctx, sub, token);
   };

@@ -64,12 +64,38 @@ function assertRequestedScopes(ctx: KoaContextWithOIDC, client: Client, resource
   }
 }
 
+/** A client asked to revoke a token issued to another client; written without delaying the answer. */
+function auditForeignRevocation(
+  ctx: KoaContextWithOIDC,
+  { audit, logger }: FeatureDependencies,
+  client: Client,
+  token: { kind: string; clientId?: string | undefined; accountId?: string | undefined },
+): void {
+  audit({
+    type: 'revocation.refused',
+    outcome: 'failure',
+    subject: token.accountId ?? null,
+    clientId: client.clientId,
+    ip: ctx.ip,
+    details: { reason: 'token issued to another client', token_type: token.kind, token_client_id: token.clientId ?? null },
+  }).catch((err: unknown) => logger.error({ err }, 'audit failed'));
+}
+
+/** useGrantedResource below; also read by requested-resource.ts, which resolves a resource the same way. */
+export function usesGrantedResource(client: Client, model: { scope?: string | undefined; resource?: string | string[] | undefined }): boolean {
+  const { allowedApis } = gatehouseMetadataOf(client);
+  const granted = new Set((model.scope ?? '').split(' '));
+  const resources = Array.isArray(model.resource) ? model.resource : model.resource ? [model.resource] : [];
+  return resources.some((r: string) => allowedApis.get(r)?.scopes.some((s) => granted.has(s)) ?? false);
+}
+
 function tokenLifetime(defaultSeconds: number) {
   return (_ctx: KoaContextWithOIDC, token: { resourceServer?: { accessTokenTTL?: number | undefined } | undefined }) =>
     token.resourceServer?.accessTokenTTL ?? defaultSeconds;
 }
 
-export function servicesConfiguration({ config }: FeatureDependencies): Partial<Configuration> {
+export function servicesConfiguration(deps: FeatureDependencies): Partial<Configuration> {
+  const { config } = deps;
   return {
     // client_secret_jwt is left out: secrets are stored hashed and cannot key an HMAC.
     clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
@@ -101,13 +127,14 @@ export function servicesConfiguration({ config }: FeatureDependencies): Partial<
       },
       revocation: {
         enabled: true,
-        // RFC 7009 §2.1: the server verifies that the token was issued to the requesting client
-        // and refuses the request otherwise. A public client proves nothing beyond its client_id,
-        // so it is told nothing (the response is the same as for an unknown token).
-        allowedPolicy: async (_ctx, client, token) => {
+        // RFC 7009 §2.1: only the client a token was issued to may revoke it. Any other client
+        // gets what an unknown or already revoked token gets (200, RFC 7009 §2.2) and nothing is
+        // revoked: an error here told a client whether another client's token is live (attack
+        // classes: oracles). The refusal is audited instead.
+        allowedPolicy: async (ctx, client, token) => {
           if (token.clientId === client.clientId) return true;
-          if (client.clientAuthMethod === 'none') return false;
-          throw new errors.InvalidRequest('client is not authorized to revoke the presented token');
+          auditForeignRevocation(ctx, deps, client, token);
+          return false;
         },
       },
       resourceIndicators: {
@@ -140,14 +167,7 @@ export function servicesConfiguration({ config }: FeatureDependencies): Partial<
         },
         // At the token endpoint without `resource`: the granted API when the person granted the
         // app scopes of it; otherwise (a sign-in only) the access token is for userinfo.
-        useGrantedResource: async (ctx, model) => {
-          const client = ctx.oidc.client;
-          if (!client) return false;
-          const { allowedApis } = gatehouseMetadataOf(client);
-          const granted = new Set((model.scope ?? '').split(' '));
-          const resources = Array.isArray(model.resource) ? model.resource : model.resource ? [model.resource] : [];
-          return resources.some((r: string) => allowedApis.get(r)?.scopes.some((s) => granted.has(s)) ?? false);
-        },
+        useGrantedResource: async (ctx, model) => (ctx.oidc.client ? usesGrantedResource(ctx.oidc.client, model) : false),
       },
     },
     ttl: {

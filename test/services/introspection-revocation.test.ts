@@ -8,6 +8,7 @@ import { createApi } from '../../src/clients/apis.js';
 import { createClient } from '../../src/clients/registry.js';
 import { PROVIDERS } from '../support/databases.js';
 import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
+import { auditRows } from '../support/signin.js';
 import { basicAuth, endpoints, mintUserTokens, postForm } from './helpers.js';
 
 const ORDERS = 'https://api.example.com/orders';
@@ -80,15 +81,35 @@ describe.each(PROVIDERS)('introspection, revocation and CORS on %s', (provider) 
       expect((await introspect(accessToken, app.auth)).body).toEqual({ active: false });
     });
 
-    test("another client cannot see or revoke a client's token", async () => {
-      const { refreshToken } = await mintUserTokens(gh, app.id);
+    test("finding 15.3: another client cannot see or revoke a client's token, nor tell it from an unknown one", async () => {
+      const { refreshToken, accessToken, accountId } = await mintUserTokens(gh, app.id);
       // RFC 7662 §2.2 / §4: reported as inactive, so the endpoint cannot probe for tokens.
       expect((await introspect(refreshToken, other.auth)).body).toEqual({ active: false });
-      // RFC 7009 §2.1: the request is refused, and the token keeps working.
-      const refused = await revoke(refreshToken, other.auth);
-      expect(refused.status).toBe(400);
-      expect(refused.body.error).toBe('invalid_request');
+      // RFC 7009 §2.1: nothing is revoked; §2.2: the answer is the one an unknown token gets.
+      const unknown = await revoke('no-such-token', other.auth);
+      for (const token of [refreshToken, accessToken]) {
+        const refused = await revoke(token, other.auth);
+        expect({ status: refused.status, body: refused.body }).toEqual({ status: unknown.status, body: unknown.body });
+        expect(refused.status).toBe(200);
+      }
       expect((await introspect(refreshToken, app.auth)).body).toMatchObject({ active: true });
+      expect((await introspect(accessToken, app.auth)).body).toMatchObject({ active: true });
+      // The attempt is on the audit trail, naming who asked and whose token it was.
+      const rows = await auditRows(gh, 'revocation.refused', { clientId: other.id }, 2);
+      expect(rows).toHaveLength(2);
+      expect(rows[0]).toMatchObject({ outcome: 'failure', subject: accountId });
+      expect(rows.map((row) => row.details)).toEqual(
+        expect.arrayContaining([expect.objectContaining({ token_type: 'RefreshToken', token_client_id: app.id }), expect.objectContaining({ token_type: 'AccessToken' })]),
+      );
+      expect(JSON.stringify(rows)).not.toContain(refreshToken);
+    });
+
+    test("finding 15.3: a public client asking to revoke another client's token is audited too", async () => {
+      const { refreshToken } = await mintUserTokens(gh, app.id);
+      const res = await postForm(url.revocation, { token: refreshToken, client_id: spa.id });
+      expect(res.status).toBe(200);
+      expect((await introspect(refreshToken, app.auth)).body).toMatchObject({ active: true });
+      expect(await auditRows(gh, 'revocation.refused', { clientId: spa.id })).toHaveLength(1);
     });
 
     test('an unknown token is inactive; revoking it succeeds (RFC 7009 §2.2)', async () => {
