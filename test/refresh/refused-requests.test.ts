@@ -53,7 +53,7 @@ describe.each(PROVIDERS)('refused refresh requests on %s', (provider) => {
     ['two resources at once, neither the default API', { resource: [BILLING, ADMIN] }, 'invalid_target'],
   ];
 
-  test.each(refused)('finding 15.2: %s is refused and the refresh token survives the refusal', async (_what, params, error) => {
+  test.each(refused)('finding 15.6: %s is refused and the refresh token survives the refusal', async (_what, params, error) => {
     await refusedThenRetried(params, error);
   });
 
@@ -90,7 +90,7 @@ describe.each(PROVIDERS)('refused refresh requests on %s', (provider) => {
     expect(withResource.status).toBe(200);
   }
 
-  test('finding 15.2: a code and a refresh token for two APIs, exchanged without naming one, are refused and survive the refusal', async () => {
+  test('finding 15.6: a code and a refresh token for two APIs, exchanged without naming one, are refused and survive the refusal', async () => {
     // No default API: a token request must say which of the two APIs its access token is for.
     const twoApis = await registerClient(gh, {
       scope: ['openid', 'email', 'offline_access'],

@@ -81,7 +81,7 @@ describe.each(PROVIDERS)('introspection, revocation and CORS on %s', (provider) 
       expect((await introspect(accessToken, app.auth)).body).toEqual({ active: false });
     });
 
-    test("finding 15.3: another client cannot see or revoke a client's token, nor tell it from an unknown one", async () => {
+    test("finding 15.9: another client cannot see or revoke a client's token, nor tell it from an unknown one", async () => {
       const { refreshToken, accessToken, accountId } = await mintUserTokens(gh, app.id);
       // RFC 7662 §2.2 / §4: reported as inactive, so the endpoint cannot probe for tokens.
       expect((await introspect(refreshToken, other.auth)).body).toEqual({ active: false });
@@ -104,7 +104,7 @@ describe.each(PROVIDERS)('introspection, revocation and CORS on %s', (provider) 
       expect(JSON.stringify(rows)).not.toContain(refreshToken);
     });
 
-    test("finding 15.3: a public client asking to revoke another client's token is audited too", async () => {
+    test("finding 15.9: a public client asking to revoke another client's token is audited too", async () => {
       const { refreshToken } = await mintUserTokens(gh, app.id);
       const res = await postForm(url.revocation, { token: refreshToken, client_id: spa.id });
       expect(res.status).toBe(200);

@@ -41,7 +41,7 @@ describe.each(PROVIDERS)('authorization code replay on %s', (provider) => {
   }
 
   // Several rounds: which way the losers lose depends on timing, and each way must revoke.
-  test.each([1, 2, 3])('finding 15.4: %s: 10 concurrent exchanges of one code: one gets tokens, then the grant is revoked and replay audited', async () => {
+  test.each([1, 2, 3])('finding 15.11: %s: 10 concurrent exchanges of one code: one gets tokens, then the grant is revoked and replay audited', async () => {
     const user = await registerUser(gh);
     const { callback, verifier } = await signedInCode(user.email);
     const results = await Promise.all(Array.from({ length: CONCURRENT }, () => exchangeCode(gh, client, callback.code!, verifier)));
@@ -71,7 +71,7 @@ describe.each(PROVIDERS)('authorization code replay on %s', (provider) => {
     expect(JSON.stringify(rows)).not.toContain(callback.code!);
   });
 
-  test('finding 15.4: a code replayed later is audited as replay too', async () => {
+  test('finding 15.11: a code replayed later is audited as replay too', async () => {
     const user = await registerUser(gh);
     const { callback, verifier } = await signedInCode(user.email);
     expect((await exchangeCode(gh, client, callback.code!, verifier)).status).toBe(200);
@@ -87,7 +87,7 @@ describe.each(PROVIDERS)('authorization code replay on %s', (provider) => {
     ['an API the client may not use', ADMIN],
     ['an unknown resource', 'https://unknown.example.com/'],
     ['an API the client may use but the person did not grant', ORDERS],
-  ])('finding 15.4: an exchange naming %s is refused without consuming the code', async (_what, resource) => {
+  ])('finding 15.11: an exchange naming %s is refused without consuming the code', async (_what, resource) => {
     const user = await registerUser(gh);
     const { callback, verifier } = await signedInCode(user.email);
     const refused = await tokenRequest(gh, client, { grant_type: 'authorization_code', code: callback.code!, redirect_uri: client.redirectUri, code_verifier: verifier, resource });
