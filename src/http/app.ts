@@ -9,6 +9,7 @@ import type { Logger } from '../logger.js';
 import { requestMetrics } from '../metrics/http-metrics.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { bodyLimit } from './body-limit.js';
+import { refuseControlCharacters } from './control-characters.js';
 import type { Endpoints } from './endpoints.js';
 import { errorBoundary } from './error-boundary.js';
 import { healthRoutes } from './health.js';
@@ -59,6 +60,7 @@ export function createApp(deps: AppDependencies): Koa {
     }),
   );
   app.use(bodyLimit(deps.config.bodyLimitBytes, deps.endpoints));
+  app.use(refuseControlCharacters(deps.endpoints));
   app.use(staticFiles());
   for (const router of [healthRoutes(deps.isReady), ...deps.routers]) {
     app.use(router.routes());
