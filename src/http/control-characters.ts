@@ -20,10 +20,12 @@ const CONTROL_EXCEPT_WHITESPACE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f
 
 /**
  * Values that may legitimately hold tab and newline: JSON parameters (OpenID Connect Core §5.5
- * `claims`, RFC 9396 `authorization_details`), where they are insignificant whitespace, and a
- * password, which is only ever hashed (an administrator may have set any characters in it).
+ * `claims`, RFC 9396 `authorization_details`), where they are insignificant whitespace; a
+ * password, which is only ever hashed (an administrator may have set any characters in it); and
+ * what a person types or pastes into our forms (an email, a device's user code), whose
+ * surrounding whitespace the handlers trim.
  */
-const WHITESPACE_ALLOWED = new Set(['claims', 'authorization_details', 'password']);
+const WHITESPACE_ALLOWED = new Set(['claims', 'authorization_details', 'password', 'email', 'user_code']);
 
 /**
  * The largest body any reader behind us accepts (oidc-provider's parser: 56 KiB). A longer one is
