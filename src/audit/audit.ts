@@ -3,6 +3,7 @@
 // credentials (passwords, secrets, tokens, codes); REDACTED_PATHS in the logger is a second net.
 import { randomUUID } from 'node:crypto';
 import type { Database } from '../db/client.js';
+import { isDatabaseUnavailable } from '../db/unavailable.js';
 import type { Logger } from '../logger.js';
 import { insertAuditRows, MAX_ROWS_PER_INSERT, type AuditRow } from './insert-rows.js';
 import { safeValue } from './safe-text.js';
@@ -77,10 +78,15 @@ export function createAuditWriter(db: Pick<Database, 'prisma' | 'provider'>, log
       queue = queue.slice(batch.length);
       try {
         await insertAuditRows(db, batch.map((b) => b.row));
-      } catch {
-        // One refused row fails the whole INSERT: store the rows one by one so that it costs no
-        // other row of the batch (a stranger's bad input must not hide a victim's events).
-        for (const b of batch) await insertOne(b.row);
+      } catch (err) {
+        if (isDatabaseUnavailable(err)) {
+          // Nothing can be stored now; retrying row by row would only wait out each timeout.
+          for (const b of batch) logger.error({ err, auditType: b.row.type, auditId: b.row.id }, 'failed to store audit event');
+        } else {
+          // One refused row fails the whole INSERT: store the rows one by one so that it costs
+          // no other row of the batch (a stranger's bad input must not hide a victim's events).
+          for (const b of batch) await insertOne(b.row);
+        }
       }
       for (const b of batch) b.done();
     }
