@@ -3,8 +3,10 @@
 // credentials (passwords, secrets, tokens, codes); REDACTED_PATHS in the logger is a second net.
 import { randomUUID } from 'node:crypto';
 import type { Database } from '../db/client.js';
+import { isDatabaseUnavailable } from '../db/unavailable.js';
 import type { Logger } from '../logger.js';
 import { insertAuditRows, MAX_ROWS_PER_INSERT, type AuditRow } from './insert-rows.js';
+import { safeValue } from './safe-text.js';
 
 export type AuditEventType =
   | 'login.success'
@@ -64,6 +66,14 @@ export function createAuditWriter(db: Pick<Database, 'prisma' | 'provider'>, log
   let queue: { row: AuditRow; done: () => void }[] = [];
   let scheduled: Promise<void> | undefined;
 
+  const insertOne = async (row: AuditRow): Promise<void> => {
+    try {
+      await insertAuditRows(db, [row]);
+    } catch (err) {
+      // An audit row must not take a sign-in down with it; the log line still exists.
+      logger.error({ err, auditType: row.type, auditId: row.id }, 'failed to store audit event');
+    }
+  };
   const flush = async (): Promise<void> => {
     while (queue.length) {
       const batch = queue.slice(0, MAX_ROWS_PER_INSERT);
@@ -71,8 +81,14 @@ export function createAuditWriter(db: Pick<Database, 'prisma' | 'provider'>, log
       try {
         await insertAuditRows(db, batch.map((b) => b.row));
       } catch (err) {
-        // An audit row must not take a sign-in down with it; the log lines still exist.
-        for (const b of batch) logger.error({ err, auditType: b.row.type }, 'failed to store audit event');
+        if (isDatabaseUnavailable(err)) {
+          // Nothing can be stored now; retrying row by row would only wait out each timeout.
+          for (const b of batch) logger.error({ err, auditType: b.row.type, auditId: b.row.id }, 'failed to store audit event');
+        } else {
+          // One refused row fails the whole INSERT: store the rows one by one so that it costs
+          // no other row of the batch (a stranger's bad input must not hide a victim's events).
+          for (const b of batch) await insertOne(b.row);
+        }
       }
       for (const b of batch) b.done();
     }
@@ -87,14 +103,15 @@ export function createAuditWriter(db: Pick<Database, 'prisma' | 'provider'>, log
 
   const write = (event: AuditEvent): Promise<void> => {
     observe?.(event);
+    // Escaped (safe-text.ts): a value the database refuses would otherwise lose the row.
     const row: AuditRow = {
       id: randomUUID(),
       type: event.type,
       outcome: event.outcome,
-      subject: event.subject ?? null,
-      clientId: event.clientId ?? null,
-      ip: event.ip ?? null,
-      details: event.details ?? null,
+      subject: safeValue(event.subject ?? null),
+      clientId: safeValue(event.clientId ?? null),
+      ip: safeValue(event.ip ?? null),
+      details: safeValue(event.details ?? null),
       at: new Date(),
     };
     logger.info({ audit: { ...row, at: row.at.toISOString() } }, `audit ${event.type}`);

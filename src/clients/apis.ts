@@ -6,7 +6,7 @@ import { z } from 'zod';
 import type { Db } from '../db/client.js';
 import { isUniqueViolation } from '../db/unique-violation.js';
 import { RegistryError } from './errors.js';
-import { scopeTokenSchema } from './metadata.js';
+import { NO_CONTROL_CHARACTERS, displayNameSchema, hasNoControlCharacters, scopeTokenSchema } from './metadata.js';
 import { storedStrings } from './stored.js';
 import { MAX_TOKEN_TTL_SECONDS } from '../config.js';
 
@@ -41,6 +41,7 @@ const identifierSchema = z
   .string({ message: 'must be a string' })
   .min(1, 'must not be empty')
   .max(500, 'must be at most 500 characters')
+  .refine(hasNoControlCharacters, NO_CONTROL_CHARACTERS)
   .superRefine((value, ctx) => {
     const problem = apiIdentifierProblem(value);
     if (problem) ctx.addIssue({ code: 'custom', message: problem });
@@ -68,7 +69,7 @@ const ttlSchema = z
 
 export const apiInputSchema = z.strictObject({
   identifier: identifierSchema,
-  name: z.string({ message: 'must be a string' }).trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters'),
+  name: displayNameSchema,
   scopes: apiScopesSchema,
   /** JWT access tokens cannot be revoked one by one, so they are short-lived by default. */
   access_token_ttl: ttlSchema.optional(),

@@ -106,6 +106,35 @@ export const scopeTokenSchema = z
   .max(100, 'must be at most 100 characters')
   .regex(SCOPE_TOKEN, 'must be a scope token (printable ASCII without spaces, quotes or backslashes, RFC 6749 §3.3)');
 
+/**
+ * C0 and C1 controls and DEL: a name or URI holding one would drive the terminal of whoever
+ * lists it (`client list`, `audit tail`), and none has a use in them.
+ */
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
+export const NO_CONTROL_CHARACTERS = 'must not contain control characters';
+export const hasNoControlCharacters = (value: string): boolean => !CONTROL_CHARACTERS.test(value);
+
+/** A name shown to people (consent page, CLI listings): trimmed, 1 to 200 characters, no controls. */
+export const displayNameSchema = z
+  .string({ message: 'must be a string' })
+  .trim()
+  .min(1, 'must not be empty')
+  .max(200, 'must be at most 200 characters')
+  .refine(hasNoControlCharacters, NO_CONTROL_CHARACTERS);
+
+/** A host name as WHATWG URL parsing leaves it (lower case, punycode), or an IPv6 literal. */
+const PLAIN_HOST = /^(?:[a-z0-9_-]+(?:\.[a-z0-9_-]+)*\.?|\[[0-9a-f:.]+\])$/;
+
+/**
+ * Returns why a URL's host cannot be registered, or null. The URL parser accepts `*` and other
+ * punctuation in a host; registered URIs and origins are compared as exact strings, so a `*`
+ * would never act as the wildcard its author meant, only as a literal.
+ */
+function hostProblem(hostname: string): string | null {
+  if (hostname.includes('*')) return 'must not contain a wildcard (*) in the host: URIs are compared exactly, character for character';
+  return PLAIN_HOST.test(hostname) ? null : 'must have a host of letters, digits, hyphens and dots, or an IP address';
+}
+
 const WEB_LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost']);
 const NATIVE_LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]']);
 /** Schemes that can run code or read local data; never a place to send a code to. */
@@ -119,6 +148,10 @@ export function redirectUriProblem(uri: string, rules: 'web' | 'native'): string
   if (uri.includes('#')) return 'must not contain a fragment (#)';
   if (parsed.username || parsed.password) return 'must not contain user information';
   const { protocol, hostname } = parsed;
+  if (protocol === 'https:' || protocol === 'http:') {
+    const problem = hostProblem(hostname);
+    if (problem) return problem;
+  }
   if (rules === 'web') {
     if (protocol === 'https:') return null;
     if (protocol === 'http:') {
@@ -152,7 +185,7 @@ export function corsOriginProblem(origin: string): string | null {
   if (parsed.protocol === 'http:' && !WEB_LOOPBACK_HOSTS.has(parsed.hostname)) {
     return 'must use https (http is allowed only for loopback hosts)';
   }
-  return null;
+  return hostProblem(parsed.hostname);
 }
 
 // ---------------------------------------------------------------------------
@@ -211,7 +244,16 @@ export type ClientJwks = { keys: Record<string, unknown>[] };
 // ---------------------------------------------------------------------------
 
 const uriList = (max: number) =>
-  z.array(z.string({ message: 'must be a string' }).min(1, 'must not be empty').max(2000, 'must be at most 2000 characters')).max(max, `must have at most ${max} entries`);
+  z
+    .array(
+      z
+        .string({ message: 'must be a string' })
+        .min(1, 'must not be empty')
+        .max(2000, 'must be at most 2000 characters')
+        // The URL parser drops tabs and newlines silently: the stored string would not be the URI checked.
+        .refine(hasNoControlCharacters, NO_CONTROL_CHARACTERS),
+    )
+    .max(max, `must have at most ${max} entries`);
 
 export const clientApiGrantSchema = z.strictObject({
   identifier: z.string({ message: 'must be a string' }).min(1, 'must not be empty').max(500, 'must be at most 500 characters'),
@@ -220,11 +262,14 @@ export const clientApiGrantSchema = z.strictObject({
 
 /** The raw shape: field syntax only, unknown fields refused. */
 export const clientInputObject = z.strictObject({
-  name: z.string({ message: 'must be a string' }).trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters'),
+  name: displayNameSchema,
   profile: z.enum(PROFILES, { message: `must be one of ${PROFILES.join(', ')}` }),
   redirect_uris: uriList(20).optional(),
   post_logout_redirect_uris: uriList(20).optional(),
-  cors_origins: z.array(z.string({ message: 'must be a string' }).max(500, 'must be at most 500 characters')).max(20, 'must have at most 20 entries').optional(),
+  cors_origins: z
+    .array(z.string({ message: 'must be a string' }).max(500, 'must be at most 500 characters').refine(hasNoControlCharacters, NO_CONTROL_CHARACTERS))
+    .max(20, 'must have at most 20 entries')
+    .optional(),
   apis: z.array(clientApiGrantSchema).max(50, 'must have at most 50 entries').optional(),
   scope: z.array(z.enum(OIDC_SCOPES, { message: `must be one of ${OIDC_SCOPES.join(', ')}` })).max(OIDC_SCOPES.length).optional(),
   token_endpoint_auth_method: z

@@ -3,7 +3,9 @@
 import { errors } from 'oidc-provider';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import type { Database, Db } from './client.js';
+import { replayRefusal } from '../oidc/replay-refusal.js';
 import { parameter, timestampParameter, timestampValue } from './raw-sql.js';
+import { reserveReplayKey } from './replay-reservation.js';
 
 /** The models oidc-provider stores through an adapter, each with its own table. */
 export const ARTIFACT_MODELS = [
@@ -142,6 +144,11 @@ export function createOidcAdapter(db: Pick<Database, 'prisma' | 'provider'>, fin
         uid: payload.uid ?? null,
         expiresAt: expiresIn ? new Date(Date.now() + expiresIn * 1000) : null,
       };
+      if (this.#model === 'ReplayDetection') {
+        // Single use is decided by this one conditional insert, not by the provider's find().
+        if (!(await reserveReplayKey(db, id, payload, data.expiresAt))) throw replayRefusal(id);
+        return;
+      }
       await this.#rows.upsert({ where: { id }, create: { id, ...data }, update: data });
     }
 
@@ -151,6 +158,10 @@ export function createOidcAdapter(db: Pick<Database, 'prisma' | 'provider'>, fin
 
     async find(id: string): Promise<AdapterPayload | undefined> {
       if (this.#model === 'Client' || !this.#findById) return findClient(id);
+      // oidc-provider looks a replay key up before storing it (find-then-save); answering
+      // "not seen" sends every use, sequential or concurrent, to the insert in upsert(), which
+      // alone decides and refuses a second use with the right error (src/oidc/replay-refusal.ts).
+      if (this.#model === 'ReplayDetection') return undefined;
       return this.#findById(id);
     }
 

@@ -9,6 +9,7 @@ import type { Logger } from '../logger.js';
 import { requestMetrics } from './http-metrics.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { bodyLimit } from './body-limit.js';
+import { refuseControlCharacters } from './control-characters.js';
 import type { Endpoints } from './endpoints.js';
 import { errorBoundary } from './error-boundary.js';
 import { healthRoutes } from './health.js';
@@ -67,6 +68,7 @@ export function createApp(deps: AppDependencies): Koa {
   // After the request limit, so that refused spellings still count against the address.
   app.use(refuseRouteMisspellings(deps.endpoints));
   app.use(bodyLimit(deps.config.bodyLimitBytes, deps.endpoints));
+  app.use(refuseControlCharacters(deps.endpoints));
   app.use(staticFiles());
   app.use(publicCaching(deps.config));
   for (const router of [healthRoutes(deps.isReady), ...deps.routers]) {

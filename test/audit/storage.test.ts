@@ -47,10 +47,47 @@ describe.each(PROVIDERS)('audit rows written in batches read back through Prisma
     expect(await db.prisma.auditEvent.count({ where: { details: { equals: { grant_type: 'client_credentials', api: 'urn:x:api', scope: null } } } })).toBe(1);
   });
 
+  it('finding 15.4: a row with characters a database refuses is stored escaped, and costs no other row of its batch', async () => {
+    const lines: string[] = [];
+    const logger = createLogger('info', new Writable({ write: (chunk: Buffer, _e, done) => (lines.push(chunk.toString()), done()) }));
+    const audit = createAuditWriter(db, logger);
+    const victim = `victim-${provider}`;
+    // One turn of the event loop: one batch, poisoned rows in the middle of good ones.
+    await Promise.all([
+      audit({ type: 'login.failure', outcome: 'failure', subject: victim, details: { reason: 'wrong_password' } }),
+      audit({ type: 'client.auth_failed', outcome: 'failure', clientId: 'evil\u0000\u001b[2J', details: { endpoint: 'token', reason: 'nul \u0000 in details', list: ['a\u0000', 'lone \ud800 surrogate'] } }),
+      audit({ type: 'login.failure', outcome: 'failure', subject: victim, ip: '203.0.113.\u0000', details: { reason: 'wrong_password' } }),
+      audit({ type: 'account.locked', outcome: 'success', subject: victim }),
+    ]);
+    expect(await db.prisma.auditEvent.count({ where: { subject: victim } })).toBe(3);
+    const poisoned = await db.prisma.auditEvent.findFirstOrThrow({ where: { clientId: { startsWith: 'evil' } } });
+    // Escaped, not dropped: an operator still sees what was sent.
+    expect(poisoned.clientId).toBe('evil\\u0000\\u001b[2J');
+    expect(poisoned.details).toEqual({ endpoint: 'token', reason: 'nul \\u0000 in details', list: ['a\\u0000', 'lone \ufffd surrogate'] });
+    expect(lines.join('')).not.toContain('failed to store audit event');
+  });
+
+  it('finding 15.4: a row the database still refuses is logged with its type and costs no other row', async () => {
+    const lines: string[] = [];
+    const logger = createLogger('info', new Writable({ write: (chunk: Buffer, _e, done) => (lines.push(chunk.toString()), done()) }));
+    const audit = createAuditWriter(db, logger);
+    // After escaping, no text is refused any more; a value that cannot be encoded at all
+    // (a BigInt in details, outside the declared type) stands in for whatever else may fail.
+    await Promise.all([
+      audit({ type: 'user.updated', outcome: 'success', subject: 'kept-1' }),
+      audit({ type: 'user.unlocked', outcome: 'success', subject: 'refused', details: { n: 1n } } as never),
+      audit({ type: 'user.updated', outcome: 'success', subject: 'kept-2' }),
+    ]);
+    expect(await db.prisma.auditEvent.count({ where: { subject: { in: ['kept-1', 'kept-2'] } } })).toBe(2);
+    const failed = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'failed to store audit event');
+    expect(failed).toHaveLength(1);
+    expect(failed[0]).toMatchObject({ auditType: 'user.unlocked' });
+  });
+
   it('stores batches larger than one INSERT takes', async () => {
     const audit = createAuditWriter(db, silent);
     await Promise.all(Array.from({ length: 1203 }, (_, i) => audit({ type: 'client.auth_failed', outcome: 'failure', clientId: `c-${i}` })));
-    expect(await db.prisma.auditEvent.count({ where: { type: 'client.auth_failed' } })).toBe(1203);
+    expect(await db.prisma.auditEvent.count({ where: { type: 'client.auth_failed', clientId: { startsWith: 'c-' } } })).toBe(1203);
     expect(await db.prisma.auditEvent.findFirst({ where: { clientId: 'c-1202' } })).toMatchObject({ type: 'client.auth_failed' });
   });
 });

@@ -130,6 +130,31 @@ describe.each(PROVIDERS)('admin CLI: clients and APIs (%s)', (provider) => {
     }
   });
 
+  test('finding 15.12: terminal control characters in client and API names, and a wildcard host, exit 2 naming the field', async () => {
+    const ESCAPES = '\u001b]0;owned\u0007\u001b[2J';
+    await cli.json(['api', 'create', '--identifier', 'urn:ctl:api', '--name', 'Plain', '--scope', 'read']);
+    const web = await cli.json<ClientJson>(['client', 'create', '--name', 'plain', '--type', 'web', '--redirect-uri', 'https://plain.example.com/cb']);
+    const cases: [string[], RegExp][] = [
+      [['client', 'create', '--name', `evil${ESCAPES}`, '--type', 'service'], /^gatehouse: invalid client metadata: name: must not contain control characters$/m],
+      [['client', 'update', web.client_id, '--name', `tab\there`], /name: must not contain control characters/],
+      [['api', 'create', '--identifier', 'urn:ctl:other', '--name', `evil${ESCAPES}`, '--scope', 'read'], /name: must not contain control characters/],
+      [['api', 'update', 'urn:ctl:api', '--name', `bell\u0007`], /name: must not contain control characters/],
+      [['api', 'create', '--identifier', `urn:ctl:${ESCAPES}`, '--name', 'X', '--scope', 'read'], /identifier: must not contain control characters/],
+      [['client', 'create', '--name', 'y', '--type', 'web', '--redirect-uri', 'https://*.example.com/cb'], /redirect_uris\[0\]: must not contain a wildcard \(\*\) in the host/],
+      [['client', 'create', '--name', 'y', '--type', 'web', '--redirect-uri', `https://ok.example.com/cb${ESCAPES}`], /redirect_uris\[0\]: must not contain control characters/],
+    ];
+    for (const [args, message] of cases) {
+      const run = await cli(args);
+      expect({ args, code: run.code }).toEqual({ args, code: 2 });
+      expect(run.stderr).toMatch(message);
+      // The refused value is never echoed: no control character reaches the terminal.
+      expect(run.stderr.replace(/\n/g, '')).not.toMatch(/[\u0000-\u001f\u007f]/);
+      expect(run.stdout).toBe('');
+    }
+    expect((await cli.json<{ name: string }>(['api', 'show', 'urn:ctl:api'])).name).toBe('Plain');
+    expect((await cli.json<ClientJson>(['client', 'show', web.client_id])).client_name).toBe('plain');
+  });
+
   test('api create, list, show, update and delete', async () => {
     const api = await cli.json<{ identifier: string; access_token_ttl: number }>(['api', 'create', '--identifier', 'https://billing.example.com', '--name', 'Billing', '--scope', 'invoices:read', '--token-ttl', '10m']);
     expect(api).toMatchObject({ identifier: 'https://billing.example.com', access_token_ttl: 600 });

@@ -111,6 +111,24 @@ describe.each(PROVIDERS)('admin CLI: seed (%s)', (provider) => {
     expect((await cli(['seed', file('batch3.json', { apis: [{ identifier: 'urn:batch:api', name: 'B', scopes: ['run'] }] }), '--secrets-out', out])).code).toBe(0);
   });
 
+  test('finding 15.12: a wildcard host and control characters in names are refused with exit 2, naming each field', async () => {
+    const wildcard = await cli(['seed', file('wildcard.json', {
+      apis: [{ identifier: 'urn:ctl:api', name: 'Bell\u0007', scopes: ['a'] }],
+      clients: [
+        { client_id: 'wild', name: 'Wild', profile: 'web', redirect_uris: ['https://*.example.com/cb'], post_logout_redirect_uris: ['https://*.example.com/bye'], cors_origins: ['https://*.example.com'] },
+        { client_id: 'escape', name: 'Esc\u001b[2J', profile: 'spa', redirect_uris: ['https://ok.test/cb'] },
+      ],
+    })]);
+    expect(wildcard.code).toBe(2);
+    expect(wildcard.stderr).toContain('apis[0].name: must not contain control characters');
+    expect(wildcard.stderr).toContain('clients[0].redirect_uris[0]: must not contain a wildcard (*) in the host');
+    expect(wildcard.stderr).toContain('clients[0].post_logout_redirect_uris[0]: must not contain a wildcard (*) in the host');
+    expect(wildcard.stderr).toContain('clients[0].cors_origins[0]: must not contain a wildcard (*) in the host');
+    expect(wildcard.stderr).toContain('clients[1].name: must not contain control characters');
+    expect(wildcard.stderr.replace(/\n/g, '')).not.toMatch(/[\u0000-\u001f\u007f]/);
+    expect((await cli(['client', 'show', 'wild'])).code).toBe(1);
+  });
+
   test('errors point into the file and nothing is written', async () => {
     const bad = {
       apis: [{ identifier: 'urn:ok:api', name: 'OK', scopes: ['a'] }],

@@ -46,6 +46,21 @@ describe.each(PROVIDERS)('oidc adapter contract on %s', (provider) => {
     expect(await db.prisma.session.count({ where: { id } })).toBe(0);
   });
 
+  test('finding 15.3: a replay key is stored once; a live key is refused, an expired leftover is taken over', async () => {
+    const replays = new Adapter('ReplayDetection');
+    const id = randomUUID();
+    await replays.upsert(id, { jti: id, iss: 'c1' }, 60);
+    // Outside a request there is no assertion or DPoP proof to name: a plain invalid_request.
+    await expect(replays.upsert(id, { jti: id, iss: 'c1' }, 60)).rejects.toMatchObject({ error: 'invalid_request' });
+    expect(await db.prisma.replayDetection.count({ where: { id } })).toBe(1);
+    // Past its expiry but not yet swept: the key may be stored again.
+    await db.prisma.replayDetection.update({ where: { id }, data: { expiresAt: new Date(Date.now() - 1000) } });
+    await replays.upsert(id, { jti: id, iss: 'c1' }, 60);
+    const row = await db.prisma.replayDetection.findUniqueOrThrow({ where: { id } });
+    expect(row.expiresAt!.getTime()).toBeGreaterThan(Date.now());
+    expect(row.payload).toEqual({ jti: id, iss: 'c1' });
+  });
+
   test('entries without expiry stay', async () => {
     const grants = new Adapter('Grant');
     const id = randomUUID();

@@ -33,13 +33,20 @@ export function statuses(tally: LoadTally): Record<string, number> {
   return Object.fromEntries([...tally.byStatus.entries()].sort(([a], [b]) => a - b).map(([s, n]) => [String(s), n]));
 }
 
-/** Runs `worker` in `concurrency` loops until `until()` says stop. */
-export async function loops(concurrency: number, until: () => boolean, worker: (loop: number) => Promise<void>): Promise<void> {
-  await Promise.all(
+/**
+ * Runs `worker` in `concurrency` loops until `until()` says stop. Callers start the load and
+ * await it later, so the returned promise is marked handled at once: a worker that fails
+ * before the caller awaits must surface at that await, not as an unhandled rejection that
+ * fails the whole suite.
+ */
+export function loops(concurrency: number, until: () => boolean, worker: (loop: number) => Promise<void>): Promise<void> {
+  const all = Promise.all(
     Array.from({ length: concurrency }, async (_, loop) => {
       while (!until()) await worker(loop);
     }),
-  );
+  ).then(() => undefined);
+  all.catch(() => undefined);
+  return all;
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

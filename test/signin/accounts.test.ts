@@ -140,8 +140,11 @@ describe.each(PROVIDERS)('account service on %s', (provider) => {
 
   test('unknown users are reported as not found', async () => {
     const missing = randomUUID();
-    for (const call of [setUserDisabled(db.prisma, missing, true), unlockUser(db.prisma, missing), setPassword(db.prisma, missing, PASSWORD)]) {
-      const error = await userError(call);
+    // Each call starts only when awaited: started together, a rejection that arrives before its
+    // turn would be unhandled and fail the whole suite.
+    const calls = [() => setUserDisabled(db.prisma, missing, true), () => unlockUser(db.prisma, missing), () => setPassword(db.prisma, missing, PASSWORD)];
+    for (const call of calls) {
+      const error = await userError(call());
       expect(error).toMatchObject({ code: 'not_found', message: `no user with id ${missing}` });
     }
     expect(await getUserByEmail(db.prisma, 'nobody@example.com')).toBeNull();
