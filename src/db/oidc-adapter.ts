@@ -3,7 +3,6 @@
 import { errors } from 'oidc-provider';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import type { Database, Db } from './client.js';
-import { replayRefusal } from '../oidc/replay-refusal.js';
 import { parameter, timestampParameter, timestampValue } from './raw-sql.js';
 import { reserveReplayKey } from './replay-reservation.js';
 
@@ -109,7 +108,17 @@ export const CONSUME_LOST = 'already consumed, revoked or expired (lost to a con
  * artifacts: they come from our registry through `findClient`, and are never written here
  * (dynamic registration is off).
  */
-export function createOidcAdapter(db: Pick<Database, 'prisma' | 'provider'>, findClient: ClientLookup): new (name: string) => Adapter {
+/**
+ * The error a refused second use of a replay key answers with. Only the request being served can
+ * tell a client assertion from a DPoP proof, so the provider's side decides (src/oidc/replay-refusal.ts).
+ */
+export type ReplayRefusal = (id: string) => Error;
+
+export function createOidcAdapter(
+  db: Pick<Database, 'prisma' | 'provider'>,
+  findClient: ClientLookup,
+  replayRefusal: ReplayRefusal,
+): new (name: string) => Adapter {
   const prisma: Db = db.prisma;
   return class PrismaOidcAdapter implements Adapter {
     readonly #model: string;

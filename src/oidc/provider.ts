@@ -7,6 +7,7 @@ import type { Db } from '../db/client.js';
 import { createOidcAdapter, type ClientLookup } from '../db/oidc-adapter.js';
 import type { ProviderJwk } from '../keys/signing-keys.js';
 import { renderProviderError } from './errors.js';
+import { replayRefusal } from './replay-refusal.js';
 import { INTERACTION_PATH } from '../http/endpoints.js';
 
 export type ProviderDependencies = {
@@ -38,7 +39,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
   const { config } = deps;
   const secureCookies = issuerIsHttps(config);
   const configuration: Configuration = {
-    adapter: createOidcAdapter({ prisma: deps.prisma, provider: config.database.provider }, deps.findClient),
+    adapter: createOidcAdapter({ prisma: deps.prisma, provider: config.database.provider }, deps.findClient, replayRefusal),
     jwks: { keys: deps.jwks as unknown as NonNullable<Configuration['jwks']>['keys'] },
     cookies: {
       keys: deps.cookieKeys,

@@ -5,6 +5,7 @@ import { openDatabase, type Database } from '../../src/db/client.js';
 import { createOidcAdapter } from '../../src/db/oidc-adapter.js';
 import { sweepExpiredArtifacts } from '../../src/db/sweeper.js';
 import { freshDatabase, PROVIDERS, type TestDatabase } from '../support/databases.js';
+import { replayRefusal } from '../../src/oidc/replay-refusal.js';
 
 describe.each(PROVIDERS)('oidc adapter contract on %s', (provider) => {
   let testDb: TestDatabase;
@@ -14,7 +15,7 @@ describe.each(PROVIDERS)('oidc adapter contract on %s', (provider) => {
   beforeAll(async () => {
     testDb = await freshDatabase(provider);
     db = await openDatabase(testDb.url);
-    Adapter = createOidcAdapter(db, async (id) => (id === 'known-client' ? { client_id: id } : undefined));
+    Adapter = createOidcAdapter(db, async (id) => (id === 'known-client' ? { client_id: id } : undefined), replayRefusal);
   });
   afterAll(async () => {
     await db.close();

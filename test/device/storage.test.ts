@@ -6,6 +6,7 @@ import { EXPIRED_DEVICE_CODE_RETENTION_SECONDS, sweepExpiredArtifacts } from '..
 import { PROVIDERS } from '../support/databases.js';
 import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import { registerDeviceClient, startDeviceAuthorization } from './helpers.js';
+import { replayRefusal } from '../../src/oidc/replay-refusal.js';
 
 describe.each(PROVIDERS)('device code storage on %s', (provider) => {
   let gh: TestGatehouse;
@@ -36,7 +37,7 @@ describe.each(PROVIDERS)('device code storage on %s', (provider) => {
     expect(await gh.provider().DeviceCode.findByUserCode(userCode.replace('-', ''))).toBeUndefined();
     expect((await gh.provider().DeviceCode.findByUserCode(userCode.replace('-', ''), { ignoreExpiration: true }))?.isExpired).toBe(true);
     // Other models stay invisible once expired.
-    const sessions = new (createOidcAdapter(gh.db, async () => undefined))('Session');
+    const sessions = new (createOidcAdapter(gh.db, async () => undefined, replayRefusal))('Session');
     const sessionId = randomUUID();
     await sessions.upsert(sessionId, { uid: randomUUID() }, 60);
     await gh.db.prisma.session.update({ where: { id: sessionId }, data: { expiresAt: new Date(Date.now() - 1000) } });
