@@ -23,11 +23,14 @@ describe('two processes writing one SQLite file', () => {
   let web: TestClient;
   let service: { id: string; secret: string };
   const emails: string[] = [];
+  /** One issuer for both processes, as one deployment has. */
+  let ISSUER: string;
 
   beforeAll(async () => {
     database = await freshDatabase('sqlite');
     const portA = await freePort();
-    const env = { DATABASE_URL: database.url, ISSUER: `http://127.0.0.1:${portA}`, LOG_LEVEL: 'warn', REQUEST_IP_LIMIT: '1000000', TOKEN_CLIENT_LIMIT: '1000000' };
+    ISSUER = `http://127.0.0.1:${portA}`;
+    const env = { DATABASE_URL: database.url, ISSUER, LOG_LEVEL: 'warn', REQUEST_IP_LIMIT: '1000000', TOKEN_CLIENT_LIMIT: '1000000' };
     // One after the other: embedded mode migrates at start, which is not the race under test.
     servers = [await spawnGatehouse({ env, port: portA })];
     servers.push(await spawnGatehouse({ env }));
@@ -58,7 +61,7 @@ describe('two processes writing one SQLite file', () => {
     const deadline = Date.now() + LOAD_MS;
     await loops(8, () => Date.now() > deadline, async (loop) => {
       const server = servers[loop % 2]!;
-      const view = viewOf(server.url, db.prisma);
+      const view = viewOf(ISSUER, db.prisma);
       if (loop < 4) {
         const cc = await postForm(`${server.url}/token`, { grant_type: 'client_credentials', scope: 'orders:read' }, { authorization: basicAuth(service.id, service.secret) });
         count(tally, cc.status);
@@ -66,7 +69,7 @@ describe('two processes writing one SQLite file', () => {
         return;
       }
       // A person signs in (session, interaction, grant, code rows), exchanges and refreshes.
-      const browser = new TestBrowser(view);
+      const browser = new TestBrowser(view, {}, server.url);
       const { callback, verifier } = await authorizeAndSignIn(view, browser, web, emails[loop - 4]!, { scope: OFFLINE_SCOPE, extra: { prompt: 'consent' } });
       for (const hop of browser.hops) count(tally, hop.status);
       if (!callback.code) {

@@ -42,7 +42,9 @@ describe.each(PROVIDERS)('single-use assertions and DPoP proofs under concurrenc
     postForm(url.token, { grant_type: 'client_credentials', client_assertion_type: JWT_BEARER, client_assertion: assertion }, headers);
 
   beforeAll(async () => {
-    gh = await startGatehouse(provider);
+    // Every refused replay is a failed client authentication: lift that budget (tested in
+    // test/http/client-auth-failures.test.ts) so the rounds here meet replay refusals, not 429s.
+    gh = await startGatehouse(provider, { CLIENT_AUTH_FAILURE_LIMIT: '100000' });
     url = endpoints(gh);
     await createApi(gh.db.prisma, { identifier: BILLING, name: 'Billing', scopes: ['billing:read'] });
     const key = await assertionKey();

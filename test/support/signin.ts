@@ -127,10 +127,16 @@ export class TestBrowser {
   readonly jar = new CookieJar();
   readonly hops: Hop[] = [];
 
-  /** `headers` go with every request (e.g. X-Forwarded-For through a trusted proxy). */
+  /**
+   * `headers` go with every request (e.g. X-Forwarded-For through a trusted proxy). `via`: the
+   * instance that serves this browser when several share one ISSUER (as a load balancer pins a
+   * browser to one backend); Gatehouse builds every URL from ISSUER, so without it every redirect
+   * would lead to the issuer's own address.
+   */
   constructor(
     private readonly gh: TestGatehouse,
     private readonly headers: Record<string, string> = {},
+    private readonly via?: string,
   ) {}
 
   private get origin(): string {
@@ -159,7 +165,7 @@ export class TestBrowser {
     let currentMethod = method;
     let currentBody = body;
     for (let hop = 0; hop < 20; hop++) {
-      const res = await this.jar.fetch(current, {
+      const res = await this.jar.fetch(this.via && current.origin === this.origin ? new URL(`${current.pathname}${current.search}`, this.via) : current, {
         method: currentMethod,
         headers: { accept: 'text/html', ...this.headers, ...(currentBody !== undefined ? headers : {}) },
         ...(currentBody !== undefined ? { body: currentBody } : {}),
