@@ -107,7 +107,7 @@ async function serve(): Promise<void> {
         await provider.interactionFinished(req, res, { login: { accountId: 'bench-user' } }, { mergeWithLastSubmission: false });
         return;
       }
-      const grant = details.grantId ? await provider.Grant.find(details.grantId) : new provider.Grant({ accountId: details.session!.accountId!, clientId: details.params.client_id as string });
+      const grant = details.grantId ? await provider.Grant.find(details.grantId) : new provider.Grant({ accountId: details.session!.accountId, clientId: details.params.client_id as string });
       grant!.addOIDCScope((details.params.scope as string) ?? 'openid');
       grant!.addResourceScope(BASELINE_API, 'read');
       const grantId = await grant!.save();

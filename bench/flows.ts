@@ -68,7 +68,7 @@ function form(html: string, suffix: string): { action: string; fields: Record<st
   throw new Error(`no form posting to …${suffix} on the page: ${html.slice(0, 300)}`);
 }
 
-export async function tokenRequest(target: Target, client: Client, params: Record<string, string>): Promise<{ status: number; body: Record<string, unknown> }> {
+async function tokenRequest(target: Target, client: Client, params: Record<string, string>): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await fetch(`${target.issuer}/token`, {
     method: 'POST',
     headers: { authorization: basic(client), 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
@@ -146,7 +146,7 @@ export function deviceFlowDriver(target: Target, deviceClientId: string, email: 
       signedIn = true;
     }
     const confirm = form(step.page!, '/device');
-    step = await browser.follow(new URL(confirm.action, target.issuer), origin, 'POST', new URLSearchParams({ ...confirm.fields, decision: 'approve' }).toString());
+    await browser.follow(new URL(confirm.action, target.issuer), origin, 'POST', new URLSearchParams({ ...confirm.fields, decision: 'approve' }).toString());
     const poll = await fetch(`${target.issuer}/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },

@@ -363,7 +363,9 @@ async function createPgDatabase(): Promise<{ url: string; drop(): Promise<void> 
   try {
     await admin.connect();
   } catch (error) {
-    throw new Error(`PostgreSQL is unreachable at ${PG_ADMIN_URL.replace(/:[^:@/]*@/, ':***@')} (${(error as Error).message}); start it or set BENCH_PG_ADMIN_URL`);
+    throw new Error(`PostgreSQL is unreachable at ${PG_ADMIN_URL.replace(/:[^:@/]*@/, ':***@')} (${(error as Error).message}); start it or set BENCH_PG_ADMIN_URL`, {
+      cause: error,
+    });
   }
   const name = `gatehouse_bench_${Date.now()}_${randomBytes(3).toString('hex')}`;
   await admin.query(`CREATE DATABASE ${name}`);

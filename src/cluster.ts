@@ -65,7 +65,7 @@ async function primary(): Promise<void> {
       sweeper.stop();
       logger.info({ signal }, 'cluster shutting down: workers drain in-flight requests');
       const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
-      const exited = Promise.all(workers.map((w) => (w.isDead() ? undefined : new Promise<void>((resolve) => w.once('exit', () => resolve())))));
+      const exited = Promise.all(workers.map((w) => (w.isDead() ? Promise.resolve() : new Promise<void>((resolve) => w.once('exit', () => resolve())))));
       // Each worker drains for at most SHUTDOWN_TIMEOUT; past that (and a margin) it is killed.
       const timeout = setTimeout(
         () => {

@@ -110,7 +110,8 @@ export async function createGatehouse(config: GatehouseConfig, logger: Logger, o
       onRefusal: (policy) => metrics.rateLimitRefused(policy),
       clusterWorker: options.clusterWorker,
     });
-    metrics.watchRateLimitStore(rateLimits.shared);
+    const store = rateLimits;
+    metrics.watchRateLimitStore(() => store.shared());
     const { createLimiter } = rateLimits;
     const limits = config.rateLimits;
     const requestLimiter = createLimiter({ keyPrefix: 'request-ip', points: limits.requestIp.points, durationSeconds: limits.requestIp.windowSeconds });

@@ -6,7 +6,7 @@ import { prettyFactory } from 'pino-pretty';
 
 export type { Logger };
 
-export const REDACTED_PATHS = [
+const REDACTED_PATHS = [
   'authorization',
   'cookie',
   'password',

@@ -22,7 +22,7 @@ import { EMAIL_MAX_LENGTH, normalizeEmail } from './users.js';
 
 export type LockoutPolicy = GatehouseConfig['lockout'];
 
-export type FailureReason = 'unknown_email' | 'wrong_password' | 'account_locked' | 'account_disabled';
+type FailureReason = 'unknown_email' | 'wrong_password' | 'account_locked' | 'account_disabled';
 
 export type AuthenticationResult =
   | { ok: true; userId: string; passwordRehashed: boolean }
@@ -99,7 +99,7 @@ async function lockedUntilOf(prisma: Db, userId: string, now: Date): Promise<Dat
  * checked, unless the account is locked or the window already holds `threshold` attempts.
  * Each step is one conditional update, so concurrent attempts cannot all pass the same check.
  */
-export async function reserveAttempt(prisma: Db, policy: LockoutPolicy, userId: string, now: Date): Promise<boolean> {
+async function reserveAttempt(prisma: Db, policy: LockoutPolicy, userId: string, now: Date): Promise<boolean> {
   const windowStart = new Date(now.getTime() - policy.windowSeconds * 1000);
   // Three tries: a concurrent attempt may start the window between our conditional updates.
   for (let attempt = 0; attempt < 3; attempt++) {

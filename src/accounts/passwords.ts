@@ -19,7 +19,7 @@ export type Argon2Params = { memoryCost: number; timeCost: number; parallelism: 
 /** memoryCost is in KiB: 19 MiB, the OWASP minimum for argon2id. */
 export const CURRENT_ARGON2_PARAMS: Readonly<Argon2Params> = Object.freeze({ memoryCost: 19 * 1024, timeCost: 2, parallelism: 1 });
 
-export function normalizePassword(password: string): string {
+function normalizePassword(password: string): string {
   return password.normalize('NFKC');
 }
 

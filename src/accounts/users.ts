@@ -80,7 +80,7 @@ type UserRow = {
   updatedAt: Date;
 };
 
-export function toUserView(row: UserRow, now = new Date()): UserView {
+function toUserView(row: UserRow, now = new Date()): UserView {
   return {
     id: row.id,
     email: row.email,

@@ -8,7 +8,7 @@ import type { Logger } from '../logger.js';
 import { insertAuditRows, MAX_ROWS_PER_INSERT, type AuditRow } from './insert-rows.js';
 import { safeValue } from './safe-text.js';
 
-export type AuditEventType =
+type AuditEventType =
   | 'login.success'
   | 'login.failure'
   | 'account.locked'

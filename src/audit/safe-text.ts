@@ -6,7 +6,7 @@ const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
 /** C0, DEL and C1 controls become literal `\uXXXX` text; lone surrogates become U+FFFD. */
-export function safeText(text: string): string {
+function safeText(text: string): string {
   return text.replace(LONE_SURROGATE, '\ufffd').replace(CONTROL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 

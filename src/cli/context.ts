@@ -19,7 +19,7 @@ export type CliContext = {
   keyEncryptionKey: () => KeyEncryptionKey;
 };
 
-export function loadCliConfig(): GatehouseConfig {
+function loadCliConfig(): GatehouseConfig {
   const result = parseConfig(readEnvironment());
   if (!result.ok) throw CliError.usage(`invalid configuration: ${result.problems.join('; ')}`);
   return result.config;

@@ -10,7 +10,7 @@ import { registerUserCommands } from './commands/users.js';
 import { describeError, EXIT_OK, EXIT_USAGE } from './errors.js';
 import type { Io } from './output.js';
 
-export function buildProgram(io: Io): Command {
+function buildProgram(io: Io): Command {
   const program = new Command('gatehouse')
     .description('Gatehouse administration: clients, APIs, users, signing keys, audit log and seed.\nConfiguration comes from the environment and .env, as for the server (DATABASE_URL, ...).')
     .showHelpAfterError('(add --help for usage)')

@@ -10,7 +10,7 @@ import { NO_CONTROL_CHARACTERS, displayNameSchema, hasNoControlCharacters, scope
 import { storedStrings } from './stored.js';
 import { MAX_TOKEN_TTL_SECONDS } from '../config.js';
 
-export { RegistryError } from './errors.js';
+;
 
 /** Scope names OpenID Connect gives a meaning to; an API scope must not reuse them. */
 const RESERVED_SCOPES = new Set(['openid', 'profile', 'email', 'address', 'phone', 'offline_access']);
@@ -18,11 +18,11 @@ const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost']);
 /** urn:<NID>:<NSS> (RFC 8141 §2). A one-letter NID is accepted: RFC 8707 §2 asks only for an absolute URI (RFC 3986). */
 const URN = /^urn:[A-Za-z0-9][A-Za-z0-9-]{0,31}:\S+$/;
 
-export const DEFAULT_ACCESS_TOKEN_TTL = 900;
-export const MIN_ACCESS_TOKEN_TTL = 60;
+const DEFAULT_ACCESS_TOKEN_TTL = 900;
+const MIN_ACCESS_TOKEN_TTL = 60;
 
 /** Returns why `identifier` cannot name an API, or null. */
-export function apiIdentifierProblem(identifier: string): string | null {
+function apiIdentifierProblem(identifier: string): string | null {
   if (identifier.startsWith('urn:')) {
     return URN.test(identifier) ? null : 'must be a URN of the form urn:<namespace>:<name> (RFC 8141)';
   }
@@ -77,7 +77,7 @@ export const apiInputSchema = z.strictObject({
 export type ApiInput = z.input<typeof apiInputSchema>;
 
 /** The identifier is not updatable: it is the audience of tokens already issued. */
-export const apiPatchSchema = z.strictObject({
+const apiPatchSchema = z.strictObject({
   name: apiInputSchema.shape.name.optional(),
   scopes: apiScopesSchema.optional(),
   access_token_ttl: ttlSchema.optional(),

@@ -32,11 +32,11 @@ export type GrantType = (typeof GRANT_TYPES)[number];
 export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'] as const;
 export type TokenEndpointAuthMethod = (typeof AUTH_METHODS)[number];
 
-export const OIDC_SCOPES = ['openid', 'profile', 'email', 'offline_access'] as const;
+const OIDC_SCOPES = ['openid', 'profile', 'email', 'offline_access'] as const;
 export type OidcScope = (typeof OIDC_SCOPES)[number];
 
 /** Asymmetric algorithms a private_key_jwt assertion may use (no HS*, no none: RFC 8725 §3.1). */
-export const CLIENT_ASSERTION_ALGS = ['RS256', 'PS256', 'ES256', 'EdDSA'] as const;
+const CLIENT_ASSERTION_ALGS = ['RS256', 'PS256', 'ES256', 'EdDSA'] as const;
 
 export type ClientType = 'confidential' | 'public';
 
@@ -99,7 +99,7 @@ const PROFILE_RULES: Record<ClientProfile, ProfileRules> = {
 // ---------------------------------------------------------------------------
 
 /** RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ). */
-export const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
+const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 export const scopeTokenSchema = z
   .string({ message: 'must be a string' })
   .min(1, 'must not be empty')
@@ -141,7 +141,7 @@ const NATIVE_LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]']);
 const FORBIDDEN_SCHEMES = new Set(['javascript:', 'vbscript:', 'data:', 'blob:', 'file:', 'about:', 'filesystem:']);
 
 /** Returns why `uri` cannot be a redirect URI for clients following `rules`, or null when it can. */
-export function redirectUriProblem(uri: string, rules: 'web' | 'native'): string | null {
+function redirectUriProblem(uri: string, rules: 'web' | 'native'): string | null {
   const parsed = URL.parse(uri);
   if (!parsed) return 'must be an absolute URL';
   // RFC 6749 §3.1.2: the endpoint URI MUST NOT include a fragment component.
@@ -177,7 +177,7 @@ export function redirectUriProblem(uri: string, rules: 'web' | 'native'): string
 }
 
 /** Returns why `origin` is not a usable CORS origin, or null. */
-export function corsOriginProblem(origin: string): string | null {
+function corsOriginProblem(origin: string): string | null {
   const parsed = URL.parse(origin);
   if (!parsed || (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') || parsed.origin !== origin) {
     return 'must be an origin: scheme, host and optional port, with no path or trailing slash (for example https://app.example.com)';
@@ -234,7 +234,7 @@ const jwkSchema = z
     }
   });
 
-export const jwksSchema = z.strictObject({
+const jwksSchema = z.strictObject({
   keys: z.array(jwkSchema).min(1, 'must contain at least one key').max(10, 'must contain at most 10 keys'),
 });
 export type ClientJwks = { keys: Record<string, unknown>[] };
@@ -255,7 +255,7 @@ const uriList = (max: number) =>
     )
     .max(max, `must have at most ${max} entries`);
 
-export const clientApiGrantSchema = z.strictObject({
+const clientApiGrantSchema = z.strictObject({
   identifier: z.string({ message: 'must be a string' }).min(1, 'must not be empty').max(500, 'must be at most 500 characters'),
   scopes: z.array(scopeTokenSchema).max(100, 'must have at most 100 entries'),
 });

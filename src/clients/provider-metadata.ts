@@ -35,7 +35,7 @@ export const extraClientMetadataSchemas: Record<ExtraClientMetadataKey, z.ZodTyp
   first_party: z.boolean(),
 };
 
-export type AllowedApi = z.infer<typeof allowedApiSchema>;
+type AllowedApi = z.infer<typeof allowedApiSchema>;
 
 export type GatehouseClientMetadata = {
   corsOrigins: readonly string[];
@@ -125,7 +125,7 @@ export function clientMetadataLookup(prisma: Db): ClientLookup {
       first_party: row.firstParty,
       ...(row.defaultApi ? { default_api: row.defaultApi.identifier } : {}),
       ...(needsClientSecret(method) ? { client_secret: unusableSecret } : {}),
-      ...(method === 'private_key_jwt' && jwks ? { jwks: jwks as unknown as AdapterPayload['jwks'] } : {}),
+      ...(method === 'private_key_jwt' && jwks ? { jwks: jwks } : {}),
     };
     return metadata;
   };

@@ -54,7 +54,7 @@ export type ClientView = {
 export type CreatedClient = { client: ClientView; clientSecret?: string };
 
 /** The longest a rotated-out secret may stay valid. */
-export const MAX_SECRET_OVERLAP_SECONDS = 30 * 86_400;
+const MAX_SECRET_OVERLAP_SECONDS = 30 * 86_400;
 
 const CLIENT_INCLUDE = {
   apis: { include: { api: true } },
@@ -199,7 +199,7 @@ export async function createClient(prisma: Db, input: ClientInput, options: { cl
 }
 
 /** A patch may also clear the default API or the JWKS with null. */
-export const clientUpdateSchema = clientInputObject.partial().extend({
+const clientUpdateSchema = clientInputObject.partial().extend({
   default_api: clientInputObject.shape.default_api.unwrap().nullable().optional(),
   jwks: clientInputObject.shape.jwks.unwrap().nullable().optional(),
 });

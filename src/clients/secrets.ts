@@ -11,11 +11,11 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /** Recognisable in logs, config files and secret scanners. */
-export const CLIENT_SECRET_PREFIX = 'ghs_';
+const CLIENT_SECRET_PREFIX = 'ghs_';
 /** 32 bytes = 256 bits of randomness (security checklist item 17). */
-export const CLIENT_SECRET_BYTES = 32;
+const CLIENT_SECRET_BYTES = 32;
 /** The one hash scheme: `sha256$<base64url digest>`. */
-export const SECRET_HASH_SCHEME = 'sha256';
+const SECRET_HASH_SCHEME = 'sha256';
 
 const SECRET_SHAPE = /^ghs_[A-Za-z0-9_-]{43}$/;
 const HASH_SHAPE = /^sha256\$([A-Za-z0-9_-]{43})$/;

@@ -5,7 +5,7 @@ import { z } from 'zod';
 const stringArray = z.array(z.string());
 const jwks = z.object({ keys: z.array(z.record(z.string(), z.unknown())) });
 
-export class StoredDataError extends Error {
+class StoredDataError extends Error {
   override name = 'StoredDataError';
 }
 

@@ -30,7 +30,7 @@ export type DatabaseOptions = {
 };
 
 /** `file:./data/x.db` -> absolute path, resolved from the working directory as Prisma does. */
-export function sqliteFilePath(url: string): string {
+function sqliteFilePath(url: string): string {
   return path.resolve(url.replace(/^file:/, '').replace(/\?.*$/, ''));
 }
 

@@ -25,7 +25,7 @@ export async function sweepExpiredArtifacts(prisma: Db, now = new Date()): Promi
 }
 
 /** Deletes audit events older than `retentionSeconds`; returns how many. */
-export async function sweepOldAuditEvents(prisma: Db, retentionSeconds: number, now = new Date()): Promise<number> {
+async function sweepOldAuditEvents(prisma: Db, retentionSeconds: number, now = new Date()): Promise<number> {
   const cutoff = new Date(now.getTime() - retentionSeconds * 1000);
   const { count } = await prisma.auditEvent.deleteMany({ where: { at: { lt: cutoff } } });
   return count;

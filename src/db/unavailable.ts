@@ -64,7 +64,7 @@ export function isDatabaseUnavailable(error: unknown): boolean {
     }
     if (typeof e.message === 'string' && UNAVAILABLE_MESSAGES.some((pattern) => pattern.test(e.message as string))) return true;
     pending.push(e.cause, e.meta?.driverAdapterError);
-    if (current instanceof AggregateError) pending.push(...current.errors);
+    if (current instanceof AggregateError) pending.push(...(current.errors as unknown[]));
   }
   return false;
 }

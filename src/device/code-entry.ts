@@ -81,7 +81,7 @@ export function codeEntryGuard({ provider, limiters, audit }: CodeEntryGuardDeps
 
   return async (ctx, next) => {
     // Other spellings of the path (`/DEVICE`, `/device/`) never get here: src/http/route-spelling.ts.
-    if (ctx.path !== entryPath) return next();
+    if (ctx.path !== entryPath) return next() as Promise<void>;
     const state = ctx.state as EntryState;
 
     if (ctx.method === 'GET') {
@@ -92,9 +92,9 @@ export function codeEntryGuard({ provider, limiters, audit }: CodeEntryGuardDeps
         query.delete('user_code');
         ctx.querystring = query.toString();
       }
-      return next();
+      return next() as Promise<void>;
     }
-    if (ctx.method !== 'POST') return next();
+    if (ctx.method !== 'POST') return next() as Promise<void>;
 
     // The session id is a bearer value: only its hash becomes a rate-limit key.
     const sessionId = ctx.cookies.get(sessionCookie, { signed: true });

@@ -22,7 +22,7 @@ import type { ConsentVariant } from '../sign-in/routes.js';
 export const DEVICE_CONFIRMATION = 'device_confirmation';
 
 /** What the device asked for, as the policy check put it in the prompt's details. */
-export const deviceRequestSchema = z.object({
+const deviceRequestSchema = z.object({
   userCode: z.string(),
   oidcScopes: z.array(z.string()),
   resourceScopes: z.record(z.string(), z.array(z.string())),
@@ -34,7 +34,7 @@ const confirmationFormSchema = z.strictObject({
   decision: z.enum(['approve', 'deny']),
 });
 
-export function isDeviceConfirmation(interaction: LoadedInteraction): boolean {
+function isDeviceConfirmation(interaction: LoadedInteraction): boolean {
   return interaction.prompt.reasons.includes(DEVICE_CONFIRMATION);
 }
 
@@ -47,7 +47,7 @@ function scopesOf(request: DeviceRequest | null): string[] {
   return request ? [...request.oidcScopes, ...Object.values(request.resourceScopes).flat()] : [];
 }
 
-export async function showDeviceConfirmation(ctx: Context, deps: InteractionDeps, interaction: LoadedInteraction): Promise<void> {
+async function showDeviceConfirmation(ctx: Context, deps: InteractionDeps, interaction: LoadedInteraction): Promise<void> {
   const client = await deps.provider.Client.find(interaction.params.client_id);
   const request = deviceRequestOf(interaction);
   const accountId = interaction.accountId;
@@ -69,7 +69,7 @@ export async function showDeviceConfirmation(ctx: Context, deps: InteractionDeps
   });
 }
 
-export async function submitDeviceConfirmation(ctx: Context, deps: InteractionDeps, interaction: LoadedInteraction): Promise<void> {
+async function submitDeviceConfirmation(ctx: Context, deps: InteractionDeps, interaction: LoadedInteraction): Promise<void> {
   if (!isDeviceConfirmation(interaction)) return sendErrorPage(ctx, { ...EXPIRED_PAGE, code: 'interaction_step_mismatch' });
   const form = await readForm(ctx, confirmationFormSchema);
   if (!deps.csrf.verify('device', interaction.uid, form.csrf)) return sendErrorPage(ctx, CSRF_PAGE);

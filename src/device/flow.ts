@@ -50,7 +50,7 @@ function deviceRequestOf(ctx: KoaContextWithOIDC): DeviceRequest {
  * whatever earlier consent or first-party status would otherwise let through. The check is
  * satisfied once the confirmation step has submitted its consent result.
  */
-export function devicePolicy(): interactionPolicy.DefaultPolicy {
+function devicePolicy(): interactionPolicy.DefaultPolicy {
   const policy = base();
   const consent = policy.get('consent');
   if (!consent) throw new Error("oidc-provider's default policy has no consent prompt");

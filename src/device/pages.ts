@@ -115,7 +115,7 @@ export function devicePages({ audit }: FeatureDependencies) {
 
   return {
     /** The entry page, and every outcome of the verification URI that is not a success. */
-    async userCodeInputSource(ctx: KoaContextWithOIDC, _form: string, out?: ErrorOut, err?: Error): Promise<void> {
+    userCodeInputSource: async (ctx: KoaContextWithOIDC, _form: string, out?: ErrorOut, err?: Error): Promise<void> => {
       if (!err) {
         const prefill = prefilledUserCode(ctx);
         return sendEntryPage(ctx, { userCode: prefill ? displayUserCode(prefill) : '' });
@@ -165,11 +165,11 @@ export function devicePages({ audit }: FeatureDependencies) {
      * oidc-provider's own confirmation step, reached only by a post without `confirm` (our
      * entry form always sends it): the entry page again, with the code filled in.
      */
-    async userCodeConfirmSource(ctx: KoaContextWithOIDC, _form: string, _client: unknown, _deviceInfo: unknown, userCode: string): Promise<void> {
+    userCodeConfirmSource: async (ctx: KoaContextWithOIDC, _form: string, _client: unknown, _deviceInfo: unknown, userCode: string): Promise<void> => {
       sendEntryPage(ctx, { userCode });
     },
 
-    async successSource(ctx: KoaContextWithOIDC): Promise<void> {
+    successSource: async (ctx: KoaContextWithOIDC): Promise<void> => {
       sendPage(ctx, 'device-done', { title: 'Device connected', clientName: clientNameOf(ctx) ?? 'Your device' });
     },
   };

@@ -17,9 +17,9 @@ import { DEVICE_CODE_GRANT } from '../clients/metadata.js';
 import type { Db } from '../db/client.js';
 
 /** RFC 8628 §3.5: "the interval MUST be increased by 5 seconds". */
-export const SLOW_DOWN_INCREMENT_SECONDS = 5;
+const SLOW_DOWN_INCREMENT_SECONDS = 5;
 
-export type PollDecision = { slowDown: boolean; intervalSeconds: number };
+type PollDecision = { slowDown: boolean; intervalSeconds: number };
 
 /**
  * Polls measured at the server arrive a little closer together than the device sent them when
@@ -34,7 +34,7 @@ function jitterAllowanceMs(intervalSeconds: number): number {
  * lastPolledAt: of two polls racing, the second to write sees the first and is too soon.
  * Returns null when the device code row is gone.
  */
-export async function recordPoll(prisma: Db, id: string, defaultIntervalSeconds: number): Promise<PollDecision | null> {
+async function recordPoll(prisma: Db, id: string, defaultIntervalSeconds: number): Promise<PollDecision | null> {
   for (let attempt = 0; attempt < 3; attempt++) {
     const row = await prisma.deviceCode.findUnique({ where: { id }, select: { lastPolledAt: true, pollInterval: true } });
     if (!row) return null;

@@ -6,9 +6,9 @@
 
 /** oidc-provider's `base-20` charset; `features.deviceFlow.charset` names it. */
 export const USER_CODE_CHARSET = 'base-20';
-export const USER_CODE_ALPHABET = 'BCDFGHJKLMNPQRSTVWXZ';
+const USER_CODE_ALPHABET = 'BCDFGHJKLMNPQRSTVWXZ';
 export const USER_CODE_MASK = '****-****';
-export const USER_CODE_LENGTH = 8;
+const USER_CODE_LENGTH = 8;
 
 /** What a person typed, the way oidc-provider compares it: upper case, only letters and digits. */
 export function normalizeUserCode(typed: string): string {

@@ -84,7 +84,7 @@ export function createApp(deps: AppDependencies): Koa {
       middleware = mount(issuerPath, provider);
       mounted.set(provider, middleware);
     }
-    return middleware(ctx, next);
+    return middleware(ctx, next) as Promise<void>;
   });
   return app;
 }

@@ -10,7 +10,7 @@ import { sendRefusal } from './refusal.js';
 export function bodyLimit(limitBytes: number, endpoints: Endpoints): Middleware {
   return async (ctx, next) => {
     const declared = ctx.get('content-length');
-    if (!declared || Number(declared) <= limitBytes) return next();
+    if (!declared || Number(declared) <= limitBytes) return next() as Promise<void>;
     // The unread body is not drained: the connection is closed after the answer.
     ctx.set('Connection', 'close');
     sendRefusal(ctx, endpoints.formatOf(ctx), {

@@ -118,6 +118,6 @@ export function refuseControlCharacters(endpoints: Endpoints): Middleware {
       const inBody = body === undefined ? undefined : offendingParameter(body);
       if (inBody) return refuse(ctx, endpoints, subjectOf(inBody.name));
     }
-    return next();
+    return next() as Promise<void>;
   };
 }

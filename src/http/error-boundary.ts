@@ -35,7 +35,7 @@ export function errorBoundary(logger: Logger, endpoints: Endpoints): Middleware 
       } else {
         // RFC 9457 problem details for our own JSON endpoints.
         ctx.type = 'application/problem+json';
-        ctx.body = { type: 'about:blank', title: status === 500 ? 'Internal Server Error' : 'Bad Request', status, detail, instance: ctx.state.requestId };
+        ctx.body = { type: 'about:blank', title: status === 500 ? 'Internal Server Error' : 'Bad Request', status, detail, instance: (ctx.state as { requestId?: string }).requestId };
       }
     }
   };

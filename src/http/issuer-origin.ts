@@ -62,7 +62,8 @@ export function issuerOrigin(config: GatehouseConfig, endpoints: Endpoints, logg
       host: { value: issuer.host },
       hostname: { value: issuer.hostname },
       href: { value: `${issuer.origin}${target}` },
-      URL: { get: () => URL.parse(`${issuer.origin}${target}`) ?? Object.create(null) },
+      // Koa's own getter answers an empty object for a target it cannot parse.
+      URL: { get: (): URL => URL.parse(`${issuer.origin}${target}`) ?? (Object.create(null) as URL) },
     });
     await next();
   };

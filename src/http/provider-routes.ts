@@ -60,7 +60,7 @@ function fold(value: string): string {
 /** A route's path as segments: a string is matched after folding, null is a parameter. */
 type Template = { name: string; segments: (string | null)[] };
 
-export type ProviderRoute = {
+type ProviderRoute = {
   /** oidc-provider's route name (ctx.oidc.route once it runs). */
   name: string;
   /** The request's path as the route is spelled: the one spelling let through to the provider. */

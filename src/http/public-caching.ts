@@ -11,7 +11,7 @@ const MAX_AGE_CAP_SECONDS = 300;
 
 const CACHEABLE_ROUTES = new Set(['discovery', 'jwks']);
 
-export function publicCacheSeconds(config: GatehouseConfig): number {
+function publicCacheSeconds(config: GatehouseConfig): number {
   const { activationDelaySeconds, refreshIntervalSeconds } = config.keys;
   return Math.max(0, Math.min(MAX_AGE_CAP_SECONDS, activationDelaySeconds - refreshIntervalSeconds));
 }

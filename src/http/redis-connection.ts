@@ -15,7 +15,7 @@ export type RedisConnection = {
 };
 
 /** host:port only: a Redis URL may carry a password, which must never reach a log line. */
-export function redisLocation(url: string): string {
+function redisLocation(url: string): string {
   const parsed = URL.parse(url);
   return parsed ? `${parsed.hostname}:${parsed.port || '6379'}` : 'redis';
 }

@@ -20,10 +20,10 @@ export type RequestRateLimitDeps = {
 export function requestRateLimit(deps: RequestRateLimitDeps): Middleware {
   const { limiter, endpoints } = deps;
   return async (ctx, next) => {
-    if (EXEMPT.has(ctx.path)) return next();
+    if (EXEMPT.has(ctx.path)) return next() as Promise<void>;
     const result = await limiter.consume(clientAddressKey(ctx.ip));
     setRateLimitHeaders(ctx, result);
-    if (result.allowed) return next();
+    if (result.allowed) return next() as Promise<void>;
     // One audit event per address and window, not one per refused request: a flood must not
     // become a flood of rows.
     if (result.firstRefusal) {

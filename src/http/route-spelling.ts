@@ -10,7 +10,7 @@ import { sendRefusal } from './refusal.js';
 export function refuseRouteMisspellings(endpoints: Endpoints): Middleware {
   return async (ctx, next) => {
     const route = endpoints.providerRoutes.match(ctx.path);
-    if (!route || route.canonicalPath === ctx.path) return next();
+    if (!route || route.canonicalPath === ctx.path) return next() as Promise<void>;
     sendRefusal(ctx, endpoints.formatOf(ctx), {
       status: 404,
       error: 'invalid_request',

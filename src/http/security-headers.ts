@@ -1,5 +1,5 @@
 // Baseline security headers on every response (security checklist items 8 and 20).
-import type { Context, Middleware } from 'koa';
+import type { Middleware } from 'koa';
 import { issuerIsHttps, type GatehouseConfig } from '../config.js';
 import { formTargetsOf } from '../pages/form-targets.js';
 

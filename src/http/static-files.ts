@@ -20,7 +20,7 @@ export function staticFiles(): Middleware {
   );
   return async (ctx, next) => {
     const file = ctx.method === 'GET' || ctx.method === 'HEAD' ? served.get(ctx.path) : undefined;
-    if (!file) return next();
+    if (!file) return next() as Promise<void>;
     ctx.set('Cache-Control', 'public, max-age=3600');
     ctx.set('ETag', file.etag);
     if (ctx.get('if-none-match') === file.etag) {

@@ -14,7 +14,7 @@ import { createSigningKey, keyState } from './signing-keys.js';
  * (the CLI) may not share the servers' environment, and an API's lifetime may have been
  * shortened after tokens were issued under the longer one.
  */
-export const SUPERSEDED_KEY_VALIDITY_SECONDS = MAX_KEY_REFRESH_INTERVAL_SECONDS + MAX_TOKEN_TTL_SECONDS;
+const SUPERSEDED_KEY_VALIDITY_SECONDS = MAX_KEY_REFRESH_INTERVAL_SECONDS + MAX_TOKEN_TTL_SECONDS;
 
 export type RetirePolicy = { force: boolean };
 

@@ -7,7 +7,7 @@ import { generateRsaJwk, publicPart, rsaThumbprint, type RsaPrivateJwk } from '.
 import { isUniqueViolation } from '../db/unique-violation.js';
 import { INITIAL_COOKIE_KEY_ID, newCookieKeyRow } from './cookie-keys.js';
 
-export const RSA_MODULUS_BITS = 2048;
+const RSA_MODULUS_BITS = 2048;
 
 export type SigningKeyState = 'pending' | 'active' | 'retired';
 

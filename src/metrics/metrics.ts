@@ -5,7 +5,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AuditEvent } from '../audit/audit.js';
 
-export type HttpObservation = { method: string; route: string; status: number; seconds: number };
+type HttpObservation = { method: string; route: string; status: number; seconds: number };
 
 export type Metrics = {
   registry: Registry;

@@ -52,6 +52,7 @@ export function installCodeReplay(provider: Provider, { audit, logger }: Feature
     return code;
   };
 
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- wrapped, and called below with the code as `this`
   const consume = AuthorizationCodeModel.prototype.consume;
   AuthorizationCodeModel.prototype.consume = async function consumeOrRevoke(this: AuthorizationCode) {
     // Validate everything, then consume: a code refused afterwards for its resource would be

@@ -21,7 +21,7 @@ export type ProviderDependencies = {
 };
 
 /** Later extensions win; `features`, `ttl` and `interactions` merge key by key so modules can each add theirs. */
-export function mergeConfiguration(base: Configuration, extensions: Partial<Configuration>[]): Configuration {
+function mergeConfiguration(base: Configuration, extensions: Partial<Configuration>[]): Configuration {
   return extensions.reduce<Configuration>(
     (merged, extension) => ({
       ...merged,

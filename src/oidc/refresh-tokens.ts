@@ -39,7 +39,7 @@ const REUSE_ACTIONS: Record<string, string> = {
   [CONSUME_LOST]: 'refused; grant kept (lost a concurrent rotation)',
 };
 
-export type RefreshPolicy = { idleSeconds: number; absoluteSeconds: number; reuseGraceSeconds: number };
+type RefreshPolicy = { idleSeconds: number; absoluteSeconds: number; reuseGraceSeconds: number };
 
 const epochSeconds = (): number => Math.floor(Date.now() / 1000);
 
@@ -47,7 +47,7 @@ const epochSeconds = (): number => Math.floor(Date.now() / 1000);
  * When the chain of rotated tokens began: the person's sign-in (`authTime`, carried across
  * rotations), or where that is absent the issue time of the chain's first token (`iiat`).
  */
-export function chainStart(token: Pick<RefreshToken, 'authTime' | 'iiat' | 'iat'>): number {
+function chainStart(token: Pick<RefreshToken, 'authTime' | 'iiat' | 'iat'>): number {
   const candidates = [token.authTime, token.iiat, token.iat].filter((t): t is number => typeof t === 'number');
   return candidates.length ? Math.min(...candidates) : epochSeconds();
 }
@@ -57,7 +57,7 @@ export function chainStart(token: Pick<RefreshToken, 'authTime' | 'iiat' | 'iat'
  * limit measured from the chain's start. At least 1 s: 0 would mean "no expiry" to the
  * storage layer (a token issued that late is refused on use by refreshRefusal anyway).
  */
-export function refreshTokenLifetime(idleSeconds: number, absoluteSeconds: number, chainAgeSeconds: number): number {
+function refreshTokenLifetime(idleSeconds: number, absoluteSeconds: number, chainAgeSeconds: number): number {
   return Math.max(1, Math.min(idleSeconds, absoluteSeconds - chainAgeSeconds));
 }
 
@@ -66,7 +66,7 @@ export function refreshTokenLifetime(idleSeconds: number, absoluteSeconds: numbe
  * The absolute limit is checked here as well as baked into each token's expiry, so lowering
  * REFRESH_TOKEN_ABSOLUTE_TTL also ends chains whose tokens were issued under the old value.
  */
-export function refreshRefusal(
+function refreshRefusal(
   token: Pick<RefreshToken, 'authTime' | 'iiat' | 'iat' | 'consumed'>,
   policy: RefreshPolicy,
   now = epochSeconds(),
@@ -92,7 +92,7 @@ function withRefreshPolicy(findAccount: FindAccount, policy: RefreshPolicy): Fin
       if (refusal) throw new errors.InvalidGrant(refusal);
       // Before rotation, which would burn the token of a request refused later for its resource.
       // A rotated token presented again goes on to the reuse check whatever it names.
-      if (!token.consumed) assertRequestedResource(ctx, token as RefreshToken);
+      if (!token.consumed) assertRequestedResource(ctx, token);
     }
     return findAccount(ctx, sub, token);
   };

@@ -22,7 +22,7 @@ import type { AuditEvent } from '../audit/audit.js';
 import type { FeatureDependencies } from './feature.js';
 
 /** RFC 7523 §3 lets us refuse assertions that expire "unreasonably far in the future". */
-export const MAX_CLIENT_ASSERTION_LIFETIME_SECONDS = 300;
+const MAX_CLIENT_ASSERTION_LIFETIME_SECONDS = 300;
 
 const CLIENT_CREDENTIALS = 'client_credentials';
 
@@ -215,7 +215,7 @@ function preflightFilter(provider: Provider, deps: FeatureDependencies): Middlew
   }
   return async (ctx, next) => {
     // Other spellings of these paths (`/TOKEN`, `/token/`) never get here: src/http/route-spelling.ts.
-    if (!paths.has(ctx.path)) return next();
+    if (!paths.has(ctx.path)) return next() as Promise<void>;
     const origin = ctx.get('Origin');
     if (!origin) {
       // Not a CORS request (browsers always send Origin on one). oidc-provider would still send
@@ -237,9 +237,9 @@ function preflightFilter(provider: Provider, deps: FeatureDependencies): Middlew
       }
       return;
     }
-    if (!ctx.get('Access-Control-Request-Method')) return next();
+    if (!ctx.get('Access-Control-Request-Method')) return next() as Promise<void>;
     ctx.vary('Origin');
-    if ((await registeredCorsOrigins(deps.prisma)).has(origin)) return next();
+    if ((await registeredCorsOrigins(deps.prisma)).has(origin)) return next() as Promise<void>;
     ctx.status = 403;
     ctx.body = '';
   };
@@ -301,7 +301,7 @@ export function installServices(provider: Provider, deps: FeatureDependencies): 
       clientId: ctx.oidc.client?.clientId ?? null,
       ip: ctx.ip,
       details: {
-        grant_type: String(ctx.oidc.params?.grant_type ?? ''),
+        grant_type: typeof ctx.oidc.params?.grant_type === 'string' ? ctx.oidc.params.grant_type : '',
         api: audienceOf(token?.aud),
         scope: token?.scope ?? null,
       },

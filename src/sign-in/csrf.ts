@@ -9,7 +9,7 @@
 // not carry it) must name the same interaction as the URL.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
-export type CsrfForm = 'login' | 'consent' | 'abort' | 'device';
+type CsrfForm = 'login' | 'consent' | 'abort' | 'device';
 
 export type Csrf = {
   token(form: CsrfForm, interactionUid: string): string;

@@ -5,7 +5,7 @@ import type { Context } from 'koa';
 import type { z } from 'zod';
 
 /** Ample for our forms (an email, a password of 128 characters, a token) even fully escaped. */
-export const FORM_BODY_LIMIT_BYTES = 8 * 1024;
+const FORM_BODY_LIMIT_BYTES = 8 * 1024;
 
 export type FormProblem = 'unsupported_media_type' | 'too_large' | 'malformed' | 'invalid';
 

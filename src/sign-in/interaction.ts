@@ -9,7 +9,7 @@ import type { InteractionResults } from 'oidc-provider';
 import { z } from 'zod';
 
 /** oidc-provider's uids are 21-character nanoids; anything else is not one of ours. */
-export const interactionUidSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
+const interactionUidSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
 
 const paramsSchema = z.looseObject({
   client_id: z.string().min(1),
@@ -30,7 +30,7 @@ const promptSchema = z.object({
     .default({}),
 });
 
-export type InteractionPrompt = z.infer<typeof promptSchema>;
+type InteractionPrompt = z.infer<typeof promptSchema>;
 
 export type LoadedInteraction = {
   uid: string;
@@ -60,7 +60,7 @@ export async function loadInteraction(provider: Provider, ctx: Context, uid: str
   const params = paramsSchema.safeParse(stored.params);
   const prompt = promptSchema.safeParse(stored.prompt);
   if (!params.success || !prompt.success) return { ok: false };
-  const lastLogin = (stored.lastSubmission as InteractionResults | undefined)?.login;
+  const lastLogin = (stored.lastSubmission)?.login;
   return {
     ok: true,
     interaction: {

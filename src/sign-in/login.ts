@@ -14,7 +14,7 @@ import { readForm } from './form.js';
 import { CSRF_PAGE, sendErrorPage, sendPage } from '../pages/pages.js';
 import type { InteractionDeps } from './deps.js';
 
-export const INVALID_CREDENTIALS = 'Invalid email or password.';
+const INVALID_CREDENTIALS = 'Invalid email or password.';
 
 /** Generous bounds: the policy is enforced where passwords are set, not where they are typed. */
 const loginFormSchema = z.strictObject({
@@ -36,7 +36,7 @@ function hintedEmail(interaction: LoadedInteraction): string {
   return hint.length <= EMAIL_MAX_LENGTH && z.email().safeParse(hint).success ? hint : '';
 }
 
-export async function showLogin(ctx: Context, deps: InteractionDeps, interaction: LoadedInteraction, view: LoginView): Promise<void> {
+async function showLogin(ctx: Context, deps: InteractionDeps, interaction: LoadedInteraction, view: LoginView): Promise<void> {
   const { uid } = interaction;
   sendPage(
     ctx,

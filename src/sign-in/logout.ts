@@ -16,7 +16,7 @@ function clientNameOf(ctx: KoaContextWithOIDC): string | null {
 
 export function logoutPages(prisma: Db) {
   return {
-    async logoutSource(ctx: KoaContextWithOIDC): Promise<void> {
+    logoutSource: async (ctx: KoaContextWithOIDC): Promise<void> => {
       const { session } = ctx.oidc;
       const secret = session?.state?.secret;
       const user = session?.accountId ? await getUserById(prisma, session.accountId) : null;
@@ -35,7 +35,7 @@ export function logoutPages(prisma: Db) {
       );
     },
 
-    async postLogoutSuccessSource(ctx: KoaContextWithOIDC): Promise<void> {
+    postLogoutSuccessSource: async (ctx: KoaContextWithOIDC): Promise<void> => {
       sendPage(ctx, 'logged-out', { title: 'Signed out', clientName: clientNameOf(ctx) });
     },
   };

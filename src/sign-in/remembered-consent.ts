@@ -18,7 +18,7 @@ import type { Db } from '../db/client.js';
 
 async function sessionGrant(ctx: KoaContextWithOIDC, accountId: string, clientId: string): Promise<Grant | undefined> {
   // The grant just consented to in this request, else the one this session holds (the default).
-  const grantId = (ctx.oidc.result?.consent?.grantId as string | undefined) ?? ctx.oidc.session?.grantIdFor(clientId);
+  const grantId = (ctx.oidc.result?.consent?.grantId) ?? ctx.oidc.session?.grantIdFor(clientId);
   if (!grantId) return undefined;
   const grant = await ctx.oidc.provider.Grant.find(grantId);
   // A grant of another person or client is never reused (oidc-provider would fail hard on it).

@@ -45,7 +45,7 @@ function cookieKeysOf(provider: Provider): string[] {
   return keys;
 }
 
-export type InteractionHandler = (ctx: Context, deps: InteractionDeps, interaction: LoadedInteraction) => Promise<void>;
+type InteractionHandler = (ctx: Context, deps: InteractionDeps, interaction: LoadedInteraction) => Promise<void>;
 type Handler = InteractionHandler;
 
 /**
@@ -62,7 +62,7 @@ export type ConsentVariant = {
 /** Loads the interaction named in the URL (and by the cookie), checks the step, runs `handler`. */
 function withInteraction(deps: InteractionDeps, step: string | null, handler: Handler) {
   return async (ctx: Context) => {
-    const found = await loadInteraction(deps.provider, ctx, String(ctx.params.uid ?? ''));
+    const found = await loadInteraction(deps.provider, ctx, String((ctx.params as { uid?: string }).uid ?? ''));
     if (!found.ok) return sendErrorPage(ctx, EXPIRED_PAGE);
     if (step && found.interaction.prompt.name !== step) return sendErrorPage(ctx, WRONG_STEP);
     try {

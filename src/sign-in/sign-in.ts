@@ -12,7 +12,7 @@ import type { FeatureDependencies } from '../oidc/feature.js';
 import { loadRememberedGrant } from './remembered-consent.js';
 
 /** OpenID Connect scopes offered to clients that sign people in (Core §5.4, §11). */
-export const SIGN_IN_SCOPES = ['openid', 'profile', 'email', 'offline_access'] as const;
+const SIGN_IN_SCOPES = ['openid', 'profile', 'email', 'offline_access'] as const;
 
 export function signInConfiguration({ prisma }: FeatureDependencies): Partial<Configuration> {
   const pages = logoutPages(prisma);

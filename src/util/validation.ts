@@ -5,7 +5,7 @@ import type { z } from 'zod';
 type PathSegment = PropertyKey;
 
 /** `['apis', 0, 'scopes', 1]` -> `apis[0].scopes[1]`; the empty path is the input itself. */
-export function formatPath(path: readonly PathSegment[]): string {
+function formatPath(path: readonly PathSegment[]): string {
   let out = '';
   for (const segment of path) {
     if (typeof segment === 'number') out += `[${segment}]`;

@@ -37,11 +37,11 @@ describe.each(PROVIDERS)('oidc adapter contract on %s', (provider) => {
     const id = randomUUID();
     const uid = randomUUID();
     await sessions.upsert(id, { uid, accountId: 'u1' }, 1);
-    expect(await sessions.findByUid!(uid)).toMatchObject({ accountId: 'u1' });
+    expect(await sessions.findByUid(uid)).toMatchObject({ accountId: 'u1' });
     // Move the expiry into the past instead of sleeping.
     await db.prisma.session.update({ where: { id }, data: { expiresAt: new Date(Date.now() - 1000) } });
     expect(await sessions.find(id)).toBeUndefined();
-    expect(await sessions.findByUid!(uid)).toBeUndefined();
+    expect(await sessions.findByUid(uid)).toBeUndefined();
     const removed = await sweepExpiredArtifacts(db.prisma);
     expect(removed.Session).toBeGreaterThanOrEqual(1);
     expect(await db.prisma.session.count({ where: { id } })).toBe(0);
@@ -74,8 +74,8 @@ describe.each(PROVIDERS)('oidc adapter contract on %s', (provider) => {
     const id = randomUUID();
     const userCode = `UC${randomUUID().slice(0, 8)}`;
     await deviceCodes.upsert(id, { userCode, clientId: 'c1', grantId: 'g-dev' }, 600);
-    expect(await deviceCodes.findByUserCode!(userCode)).toMatchObject({ userCode, clientId: 'c1' });
-    expect(await deviceCodes.findByUserCode!('NOPE')).toBeUndefined();
+    expect(await deviceCodes.findByUserCode(userCode)).toMatchObject({ userCode, clientId: 'c1' });
+    expect(await deviceCodes.findByUserCode('NOPE')).toBeUndefined();
   });
 
   test('consume marks the entry consumed once; a second consume is detectable', async () => {
@@ -95,7 +95,7 @@ describe.each(PROVIDERS)('oidc adapter contract on %s', (provider) => {
     const results = await Promise.allSettled(Array.from({ length: 10 }, () => refresh.consume(id)));
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
     for (const r of results.filter((r) => r.status === 'rejected')) {
-      expect((r as PromiseRejectedResult).reason).toBeInstanceOf(errors.InvalidGrant);
+      expect((r).reason).toBeInstanceOf(errors.InvalidGrant);
     }
   });
 

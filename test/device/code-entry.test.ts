@@ -5,7 +5,7 @@
 import { randomInt } from 'node:crypto';
 import { PROVIDERS, type Provider } from '../support/databases.js';
 import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
-import { TestBrowser, auditRows, expectPage, formWithAction, registerUser, type Landing } from '../support/signin.js';
+import { TestBrowser, auditRows, expectPage, formWithAction, type Landing } from '../support/signin.js';
 import { enterCode, inputValue, registerDeviceClient, startDeviceAuthorization, textOf } from './helpers.js';
 
 const ALPHABET = 'BCDFGHJKLMNPQRSTVWXZ';

@@ -253,7 +253,7 @@ describe.each(PROVIDERS)('generated bad input at every endpoint on %s', (provide
         const res = await send(url, {
           method,
           headers: { accept: 'text/html', ...(method === 'POST' ? { 'content-type': 'application/x-www-form-urlencoded' } : {}) },
-          ...(method === 'POST' ? { body: { kind: 'form', fields: { ...base, ...fields } } as Body } : {}),
+          ...(method === 'POST' ? { body: { kind: 'form', fields: { ...base, ...fields } } } : {}),
           ...(withSession ? { browser: signedIn } : {}),
         });
         check('authorize', res);
@@ -277,7 +277,7 @@ describe.each(PROVIDERS)('generated bad input at every endpoint on %s', (provide
           const res = await send(url, {
             method: step ? 'POST' : 'GET',
             headers: { accept: 'text/html' },
-            ...(step ? { body: { kind: 'form', fields: keepCsrf ? { ...fields, ...hidden } : fields } as Body } : {}),
+            ...(step ? { body: { kind: 'form', fields: keepCsrf ? { ...fields, ...hidden } : fields } } : {}),
             ...(target ? { browser: target.browser } : {}),
           });
           check(`interaction ${step}`, res);
@@ -293,7 +293,7 @@ describe.each(PROVIDERS)('generated bad input at every endpoint on %s', (provide
           await send(url, {
             method,
             headers: { accept: 'text/html' },
-            ...(method === 'POST' ? { body: { kind: 'form', fields } as Body } : {}),
+            ...(method === 'POST' ? { body: { kind: 'form', fields } } : {}),
             ...(withSession ? { browser: signedIn } : {}),
           }),
         );
@@ -332,7 +332,7 @@ describe.each(PROVIDERS)('generated bad input at every endpoint on %s', (provide
         const res = await send(url, {
           method: base.method,
           headers: { accept: base.endpoint ? 'application/json' : 'text/html' },
-          ...(base.method === 'POST' ? { body: { kind: 'form', fields } as Body } : {}),
+          ...(base.method === 'POST' ? { body: { kind: 'form', fields } } : {}),
           ...(base.browser ? { browser: base.browser } : {}),
         });
         check(`${base.what} ${inName ? 'name' : name}=${JSON.stringify(value)}`, res, base.endpoint);
@@ -347,7 +347,7 @@ describe.each(PROVIDERS)('generated bad input at every endpoint on %s', (provide
         const url = method === 'GET' ? `${gh.config.issuer}${path}?${encodeForm(fields)}` : `${gh.config.issuer}${path}`;
         check(
           `logout ${path}`,
-          await send(url, { method, headers: { accept: 'text/html' }, ...(method === 'POST' ? { body: { kind: 'form', fields } as Body } : {}) }),
+          await send(url, { method, headers: { accept: 'text/html' }, ...(method === 'POST' ? { body: { kind: 'form', fields } } : {}) }),
         );
       }),
       { numRuns: RUNS },

@@ -102,7 +102,7 @@ describe('soak: mixed load against one instance', () => {
           refreshTokens[loop] = tokens.body.refresh_token as string;
           operations.code_flows += 1;
         }
-        const rotated = await refresh(view, web, refreshTokens[loop]!);
+        const rotated = await refresh(view, web, refreshTokens[loop]);
         if (!expect200('refresh_token', rotated.status, rotated.body)) {
           refreshTokens[loop] = undefined;
           return;

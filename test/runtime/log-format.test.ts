@@ -14,7 +14,7 @@ jest.setTimeout(120_000);
 const READY = /Gatehouse issuer (http:\/\/127\.0\.0\.1:\d+) is ready; discovery at \1\/\.well-known\/openid-configuration/;
 /** A pretty line: local time, level, message (src/logger.ts). */
 const PRETTY_READY = new RegExp(`^\\[\\d\\d:\\d\\d:\\d\\d\\.\\d{3}\\] INFO: ${READY.source}$`);
-// eslint-disable-next-line no-control-regex
+ 
 const ANSI = /\u001b\[[0-9;]*m/g;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -44,7 +44,7 @@ describe.each(PROVIDERS)('resource indicators at the authorization endpoint on %
       state: 'st',
       ...params,
     });
-    const res = await fetch(`${gh.url}/auth?${query}`, { redirect: 'manual' });
+    const res = await fetch(`${gh.url}/auth?${query.toString()}`, { redirect: 'manual' });
     const location = res.headers.get('location') ?? '';
     return { status: res.status, location: new URL(location, gh.url) };
   }

@@ -8,9 +8,9 @@ import { TEST_KEY_ENCRYPTION_SECRET } from './gatehouse.js';
 import type { TestDatabase } from './databases.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const CLI_ENTRY = path.join(ROOT, 'dist/cli/main.js');
+const CLI_ENTRY = path.join(ROOT, 'dist/cli/main.js');
 
-export type CliRun = { code: number | null; stdout: string; stderr: string };
+type CliRun = { code: number | null; stdout: string; stderr: string };
 
 export type Cli = {
   (args: string[], options?: { input?: string; env?: Record<string, string> }): Promise<CliRun>;

@@ -139,7 +139,7 @@ export function jsonLogs(logs: string[]): Record<string, unknown>[] {
  * RELIABILITY_SCALE=long (npm run test:reliability) makes durations and request counts larger;
  * `npm test` runs the CI-sized form.
  */
-export const LONG = process.env.RELIABILITY_SCALE === 'long';
+const LONG = process.env.RELIABILITY_SCALE === 'long';
 export function scaled(ci: number, long: number): number {
   return LONG ? long : ci;
 }

@@ -105,7 +105,7 @@ function requireClient(client: ClientView | null, clientId: string): ClientView 
   return client;
 }
 
-export function clientDetails(client: ClientView): string {
+function clientDetails(client: ClientView): string {
   return details([
     ['client_id', client.client_id],
     ['name', client.client_name],

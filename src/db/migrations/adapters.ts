@@ -182,6 +182,6 @@ export async function appliedMigrationNames(adapter: SqlDriverAdapter): Promise<
   return result.rows.map((row) => String(row[0]));
 }
 
-export function rawQuery(sql: string): SqlQuery {
+function rawQuery(sql: string): SqlQuery {
   return { sql, args: [], argTypes: [] };
 }
