@@ -5,7 +5,6 @@
 // Used by our error boundary (our Koa routes) and for oidc-provider's routes (src/oidc/errors.ts).
 import type { Context } from 'koa';
 import { DATABASE_RETRY_AFTER_SECONDS, TEMPORARILY_UNAVAILABLE } from '../db/unavailable.js';
-import { renderPage } from '../pages/render.js';
 import { sendProblem, type Problem, type ResponseFormat } from './problem.js';
 
 const UNAVAILABLE: Problem = {
@@ -15,12 +14,10 @@ const UNAVAILABLE: Problem = {
   page: { title: 'Temporarily unavailable', message: 'This service cannot complete your request right now. Please try again in a moment.' },
 };
 
-/** The page alone, for oidc-provider's renderError (src/oidc/errors.ts), which sets the rest. */
-export function unavailablePage(): string {
-  return renderPage('error', { title: UNAVAILABLE.page.title, message: UNAVAILABLE.page.message, code: UNAVAILABLE.error });
-}
-
-/** Sets status, Retry-After and headers; the body only when `body` says which format. */
+/**
+ * Status, Retry-After and Cache-Control alone: for oidc-provider's routes whose page it has
+ * rendered already (src/oidc/errors.ts).
+ */
 export function markUnavailable(ctx: Context): void {
   ctx.status = 503;
   ctx.set('Retry-After', String(DATABASE_RETRY_AFTER_SECONDS));
