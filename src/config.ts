@@ -146,8 +146,31 @@ const envSchema = z.object({
   WEB_CONCURRENCY: positiveInt(64).default(1),
 });
 
+/**
+ * Every rate limit, by policy name: the name is the limiter's key prefix (in Redis too), the
+ * metrics' `policy` label and the audit events' `policy` detail. Account lockout is not here: it
+ * is a per-account state with a lock duration of its own (src/sign-in), not a count per window.
+ */
+export type RateLimitPolicy =
+  /** Every request per IP address. */
+  | 'request-ip'
+  /** Token endpoint per client_id. */
+  | 'token-client'
+  /** Introspection endpoint per client. */
+  | 'introspection-client'
+  /** Failed client authentications per client and IP address. */
+  | 'client-auth-failure'
+  /** Failed sign-ins per IP address, across all accounts. */
+  | 'login-ip'
+  /** Failed sign-ins per IP address and account. */
+  | 'login-ip-account'
+  /** Wrong device user codes per client IP address. */
+  | 'device-code-ip'
+  /** Wrong device user codes per browser session. */
+  | 'device-code-session';
+
 /** `points` requests per fixed window of `windowSeconds`. */
-export type RateLimitPolicy = { points: number; windowSeconds: number };
+export type RateLimit = { points: number; windowSeconds: number };
 
 export type GatehouseConfig = {
   env: 'development' | 'test' | 'production';
@@ -183,25 +206,12 @@ export type GatehouseConfig = {
     refreshTokenReuseGrace: number;
   };
   lockout: { threshold: number; windowSeconds: number; durationSeconds: number };
-  loginRateLimit: { perIp: number; windowSeconds: number };
   device: {
     codeTtlSeconds: number;
     pollIntervalSeconds: number;
-    /** Wrong user codes allowed per browser session and per client IP address in one window. */
-    codeEntryLimit: { perSession: number; perIp: number; windowSeconds: number };
   };
-  rateLimits: {
-    /** Failed sign-ins per IP address and account. */
-    loginIpAccount: RateLimitPolicy;
-    /** Every request per IP address. */
-    requestIp: RateLimitPolicy;
-    /** Token endpoint per client_id. */
-    tokenClient: RateLimitPolicy;
-    /** Introspection endpoint per client. */
-    introspectionClient: RateLimitPolicy;
-    /** Failed client authentications per client and IP address. */
-    clientAuthFailure: RateLimitPolicy;
-  };
+  /** The rate-limit policy table; limiters are built from it in src/http/rate-limit-store.ts. */
+  rateLimits: Record<RateLimitPolicy, RateLimit>;
   keys: { activationDelaySeconds: number; refreshIntervalSeconds: number };
   /** How long a client's metadata and a successful secret check are reused (0: not cached). */
   clientCacheTtlSeconds: number;
@@ -292,22 +302,20 @@ export function parseConfig(env: Env): ConfigResult {
         windowSeconds: e.LOGIN_LOCKOUT_WINDOW,
         durationSeconds: e.LOGIN_LOCKOUT_DURATION,
       },
-      loginRateLimit: { perIp: e.LOGIN_IP_LIMIT, windowSeconds: e.LOGIN_IP_WINDOW },
       device: {
         codeTtlSeconds: e.DEVICE_CODE_TTL,
         pollIntervalSeconds: e.DEVICE_POLL_INTERVAL,
-        codeEntryLimit: {
-          perSession: e.DEVICE_CODE_ENTRY_LIMIT,
-          perIp: e.DEVICE_CODE_ENTRY_IP_LIMIT,
-          windowSeconds: e.DEVICE_CODE_ENTRY_WINDOW,
-        },
       },
       rateLimits: {
-        loginIpAccount: { points: e.LOGIN_IP_ACCOUNT_LIMIT, windowSeconds: e.LOGIN_IP_ACCOUNT_WINDOW },
-        requestIp: { points: e.REQUEST_IP_LIMIT, windowSeconds: e.REQUEST_IP_WINDOW },
-        tokenClient: { points: e.TOKEN_CLIENT_LIMIT, windowSeconds: e.TOKEN_CLIENT_WINDOW },
-        introspectionClient: { points: e.INTROSPECTION_CLIENT_LIMIT, windowSeconds: e.INTROSPECTION_CLIENT_WINDOW },
-        clientAuthFailure: { points: e.CLIENT_AUTH_FAILURE_LIMIT, windowSeconds: e.CLIENT_AUTH_FAILURE_WINDOW },
+        'request-ip': { points: e.REQUEST_IP_LIMIT, windowSeconds: e.REQUEST_IP_WINDOW },
+        'token-client': { points: e.TOKEN_CLIENT_LIMIT, windowSeconds: e.TOKEN_CLIENT_WINDOW },
+        'introspection-client': { points: e.INTROSPECTION_CLIENT_LIMIT, windowSeconds: e.INTROSPECTION_CLIENT_WINDOW },
+        'client-auth-failure': { points: e.CLIENT_AUTH_FAILURE_LIMIT, windowSeconds: e.CLIENT_AUTH_FAILURE_WINDOW },
+        'login-ip': { points: e.LOGIN_IP_LIMIT, windowSeconds: e.LOGIN_IP_WINDOW },
+        'login-ip-account': { points: e.LOGIN_IP_ACCOUNT_LIMIT, windowSeconds: e.LOGIN_IP_ACCOUNT_WINDOW },
+        // One window for both user-code budgets (DEVICE_CODE_ENTRY_WINDOW).
+        'device-code-ip': { points: e.DEVICE_CODE_ENTRY_IP_LIMIT, windowSeconds: e.DEVICE_CODE_ENTRY_WINDOW },
+        'device-code-session': { points: e.DEVICE_CODE_ENTRY_LIMIT, windowSeconds: e.DEVICE_CODE_ENTRY_WINDOW },
       },
       keys: { activationDelaySeconds: e.KEY_ACTIVATION_DELAY, refreshIntervalSeconds: e.KEY_REFRESH_INTERVAL },
       clientCacheTtlSeconds: e.CLIENT_CACHE_TTL,

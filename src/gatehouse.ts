@@ -106,36 +106,20 @@ export async function createGatehouse(config: GatehouseConfig, logger: Logger, o
     rateLimits = await openRateLimitStore({
       redisUrl: config.redisUrl,
       keyPrefix: config.redisKeyPrefix,
+      policies: config.rateLimits,
       logger,
       onRefusal: (policy) => metrics.rateLimitRefused(policy),
       clusterWorker: options.clusterWorker,
     });
     const store = rateLimits;
     metrics.watchRateLimitStore(() => store.shared());
-    const { createLimiter } = rateLimits;
+    const { limiterFor } = rateLimits;
     const limits = config.rateLimits;
-    const requestLimiter = createLimiter({ keyPrefix: 'request-ip', points: limits.requestIp.points, durationSeconds: limits.requestIp.windowSeconds });
+    const requestLimiter = limiterFor('request-ip');
     const clientLimiters: ClientRateLimiters = {
-      token: {
-        limiter: createLimiter({ keyPrefix: 'token-client', points: limits.tokenClient.points, durationSeconds: limits.tokenClient.windowSeconds }),
-        policy: limits.tokenClient,
-      },
-      introspection: {
-        limiter: createLimiter({
-          keyPrefix: 'introspection-client',
-          points: limits.introspectionClient.points,
-          durationSeconds: limits.introspectionClient.windowSeconds,
-        }),
-        policy: limits.introspectionClient,
-      },
-      authFailure: {
-        limiter: createLimiter({
-          keyPrefix: 'client-auth-failure',
-          points: limits.clientAuthFailure.points,
-          durationSeconds: limits.clientAuthFailure.windowSeconds,
-        }),
-        policy: limits.clientAuthFailure,
-      },
+      token: { limiter: limiterFor('token-client'), policy: limits['token-client'] },
+      introspection: { limiter: limiterFor('introspection-client'), policy: limits['introspection-client'] },
+      authFailure: { limiter: limiterFor('client-auth-failure'), policy: limits['client-auth-failure'] },
     };
 
     const { secret, generated } = resolveKeyEncryptionSecret(config.keyEncryptionSecret, config.dataDir);
@@ -145,7 +129,7 @@ export async function createGatehouse(config: GatehouseConfig, logger: Logger, o
     const [jwks, cookieKeys] = await Promise.all([loadProviderJwks(db.prisma, kek), loadCookieKeys(db.prisma, kek)]);
 
     const audit = createAuditWriter(db, logger, (event) => metrics.observeAudit(event));
-    const features: FeatureDependencies = { config, prisma: db.prisma, logger, audit, createRateLimiter: createLimiter };
+    const features: FeatureDependencies = { config, prisma: db.prisma, logger, audit, limiterFor };
     const deviceLimiters = deviceCodeEntryLimiters(features);
     const signIn = signInConfiguration(features);
     // Outlives provider rebuilds (key rotation): the cached metadata does not depend on keys.

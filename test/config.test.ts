@@ -108,12 +108,15 @@ describe('API-security hardening settings', () => {
       bodyLimitBytes: 32 * 1024,
       metricsPort: 9464,
       auditRetentionSeconds: 90 * 86_400,
-      loginRateLimit: { perIp: 30, windowSeconds: 900 },
       rateLimits: {
-        loginIpAccount: { points: 10, windowSeconds: 900 },
-        requestIp: { points: 1000, windowSeconds: 60 },
-        tokenClient: { points: 600, windowSeconds: 60 },
-        introspectionClient: { points: 1200, windowSeconds: 60 },
+        'login-ip': { points: 30, windowSeconds: 900 },
+        'login-ip-account': { points: 10, windowSeconds: 900 },
+        'request-ip': { points: 1000, windowSeconds: 60 },
+        'token-client': { points: 600, windowSeconds: 60 },
+        'introspection-client': { points: 1200, windowSeconds: 60 },
+        'client-auth-failure': { points: 20, windowSeconds: 900 },
+        'device-code-ip': { points: 20, windowSeconds: 900 },
+        'device-code-session': { points: 5, windowSeconds: 900 },
       },
     });
   });
@@ -138,10 +141,10 @@ describe('API-security hardening settings', () => {
     });
     expect(result.ok && result.config).toMatchObject({
       rateLimits: {
-        requestIp: { points: 50, windowSeconds: 10 },
-        tokenClient: { points: 7, windowSeconds: 3600 },
-        introspectionClient: { points: 9, windowSeconds: 120 },
-        loginIpAccount: { points: 3, windowSeconds: 300 },
+        'request-ip': { points: 50, windowSeconds: 10 },
+        'token-client': { points: 7, windowSeconds: 3600 },
+        'introspection-client': { points: 9, windowSeconds: 120 },
+        'login-ip-account': { points: 3, windowSeconds: 300 },
       },
       bodyLimitBytes: 16_384,
       metricsPort: 0,

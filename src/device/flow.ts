@@ -104,13 +104,9 @@ function unauthorizedClientError(): Middleware {
  * The wrong-code budgets. Made once per process, not per provider: the provider is rebuilt when
  * signing keys change, and a rebuild must not hand an attacker fresh budgets.
  */
-export function deviceCodeEntryLimiters({ config, createRateLimiter }: FeatureDependencies): CodeEntryLimiters {
-  const { codeEntryLimit } = config.device;
+export function deviceCodeEntryLimiters({ limiterFor }: FeatureDependencies): CodeEntryLimiters {
   // The shared store (Redis when configured), so the budgets hold across instances.
-  return {
-    perIp: createRateLimiter({ keyPrefix: 'device-code-ip', points: codeEntryLimit.perIp, durationSeconds: codeEntryLimit.windowSeconds }),
-    perSession: createRateLimiter({ keyPrefix: 'device-code-session', points: codeEntryLimit.perSession, durationSeconds: codeEntryLimit.windowSeconds }),
-  };
+  return { perIp: limiterFor('device-code-ip'), perSession: limiterFor('device-code-session') };
 }
 
 /** Middleware around oidc-provider's routes: the wrong-code limit and polling control. */

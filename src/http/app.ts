@@ -59,7 +59,7 @@ export function createApp(deps: AppDependencies): Koa {
   app.use(
     requestRateLimit({
       limiter: deps.requestLimiter,
-      windowSeconds: deps.config.rateLimits.requestIp.windowSeconds,
+      windowSeconds: deps.config.rateLimits['request-ip'].windowSeconds,
       endpoints: deps.endpoints,
       audit: deps.audit,
       logger: deps.logger,

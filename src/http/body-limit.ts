@@ -5,7 +5,7 @@
 // oidc-provider's (56 KiB, answered with invalid_request).
 import type { Middleware } from 'koa';
 import type { Endpoints } from './endpoints.js';
-import { sendRefusal } from './refusal.js';
+import { sendProblem } from './problem.js';
 
 export function bodyLimit(limitBytes: number, endpoints: Endpoints): Middleware {
   return async (ctx, next) => {
@@ -13,7 +13,7 @@ export function bodyLimit(limitBytes: number, endpoints: Endpoints): Middleware 
     if (!declared || Number(declared) <= limitBytes) return next() as Promise<void>;
     // The unread body is not drained: the connection is closed after the answer.
     ctx.set('Connection', 'close');
-    sendRefusal(ctx, endpoints.formatOf(ctx), {
+    sendProblem(ctx, endpoints.formatOf(ctx), {
       status: 413,
       error: 'invalid_request',
       description: `request body too large (at most ${limitBytes} bytes)`,

@@ -3,7 +3,7 @@
 // a value reaching a query (a client_id, a token, an email, an interaction id) used to answer
 // 500. No OAuth parameter may carry one (RFC 6749 Appendix A: VSCHAR and NQCHAR are printable
 // characters), so a single rule covers every endpoint, ours and oidc-provider's, and also keeps
-// them out of logs and audit rows. Answered with 400 in the endpoint's own format (refusal.ts).
+// them out of logs and audit rows. Answered with 400 in the endpoint's own format (problem.ts).
 //
 // The checks run on the raw, still percent-encoded text, so what is refused does not depend on
 // which parser (ours, URLSearchParams; oidc-provider's, node:querystring) reads it later.
@@ -11,7 +11,7 @@ import { Readable } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
 import type { Context, Middleware } from 'koa';
 import type { Endpoints } from './endpoints.js';
-import { sendRefusal } from './refusal.js';
+import { sendProblem } from './problem.js';
 
 /** A C0 control or DEL, raw or percent-encoded. */
 const CONTROL = /[\u0000-\u001f\u007f]|%(?:[01][0-9a-f]|7f)/i;
@@ -57,7 +57,7 @@ function offendingParameter(text: string): { name: string | null } | undefined {
 
 /** `subject` names what held the character: "the scope parameter", "the path". */
 function refuse(ctx: Context, endpoints: Endpoints, subject: string): void {
-  sendRefusal(ctx, endpoints.formatOf(ctx), {
+  sendProblem(ctx, endpoints.formatOf(ctx), {
     status: 400,
     error: 'invalid_request',
     description: `${subject} must not contain control characters`,

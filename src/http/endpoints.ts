@@ -4,13 +4,11 @@
 // routes are recognised as its router recognises them (provider-routes.ts), in any spelling.
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
+import type { ResponseFormat } from './problem.js';
 import { providerRoutesOf, type ProviderRoutes } from './provider-routes.js';
 
 /** Where oidc-provider sends the browser for a prompt (interactions.url); our routes live below it. */
 export const INTERACTION_PATH = '/interaction';
-
-/** OAuth-style JSON (RFC 6749 §5.2) or one of our HTML pages. */
-export type ResponseFormat = 'oauth' | 'page';
 
 /** oidc-provider routes a person's browser is sent to; every other one answers software in JSON. */
 const BROWSER_ROUTES = new Set([

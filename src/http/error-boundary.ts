@@ -4,8 +4,8 @@
 import type { Middleware } from 'koa';
 import type { Logger } from '../logger.js';
 import { isDatabaseUnavailable } from '../db/unavailable.js';
-import { renderPage } from '../pages/render.js';
 import type { Endpoints } from './endpoints.js';
+import { sendProblem } from './problem.js';
 import { answerUnavailable } from './unavailable.js';
 
 type HttpError = Error & { status?: number; expose?: boolean };
@@ -18,22 +18,24 @@ export function errorBoundary(logger: Logger, endpoints: Endpoints): Middleware 
       const error = caught as HttpError;
       if (isDatabaseUnavailable(error)) {
         logger.warn({ reqId: ctx.state.requestId, err: error }, 'database unavailable');
-        answerUnavailable(ctx, endpoints.formatOf(ctx) === 'page' ? 'html' : 'json');
+        answerUnavailable(ctx, endpoints.formatOf(ctx));
         return;
       }
       const status = error.status && error.status >= 400 && error.status < 500 ? error.status : 500;
       if (status === 500) logger.error({ reqId: ctx.state.requestId, err: error }, 'unhandled error');
       const detail = status < 500 && error.expose ? error.message : undefined;
-      ctx.status = status;
       if (ctx.accepts('html', 'json') === 'html') {
-        ctx.type = 'html';
-        ctx.body = renderPage('error', {
+        const page = {
           title: status === 500 ? 'Something went wrong' : 'That did not work',
           message: detail ?? (status === 500 ? 'An unexpected error occurred. Please try again.' : 'The request could not be completed.'),
           code: `request id ${ctx.state.requestId as string}`,
-        });
+        };
+        const code = status === 500 ? 'server_error' : 'invalid_request';
+        sendProblem(ctx, 'page', { status, error: code, description: page.message, page }, { noStore: false });
       } else {
-        // RFC 9457 problem details for our own JSON endpoints.
+        // RFC 9457 problem details for our own JSON endpoints (not OAuth ones: oidc-provider
+        // answers those itself), so not an OAuth error body.
+        ctx.status = status;
         ctx.type = 'application/problem+json';
         ctx.body = { type: 'about:blank', title: status === 500 ? 'Internal Server Error' : 'Bad Request', status, detail, instance: (ctx.state as { requestId?: string }).requestId };
       }

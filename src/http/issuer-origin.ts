@@ -12,14 +12,14 @@ import type { Middleware } from 'koa';
 import { issuerIsHttps, type GatehouseConfig } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { Endpoints } from './endpoints.js';
-import { sendRefusal, type Refusal } from './refusal.js';
+import { sendProblem, type Problem } from './problem.js';
 
 /** Load balancers probe instances directly, over plain http. */
 const PLAIN_HTTP_ALLOWED = new Set(['/healthz', '/readyz']);
 
 const ABSOLUTE_FORM = /^[a-z][a-z0-9+.-]*:\/\//i;
 
-function insecureRequest(issuer: string): Refusal {
+function insecureRequest(issuer: string): Problem {
   return {
     status: 400,
     error: 'invalid_request',
@@ -51,7 +51,7 @@ export function issuerOrigin(config: GatehouseConfig, endpoints: Endpoints, logg
         warned = true;
         logger.warn({ issuer: config.issuer, trustProxy: config.trustProxy }, plainHttpAdvice(config.trustProxy));
       }
-      sendRefusal(ctx, endpoints.formatOf(ctx), insecureRequest(config.issuer));
+      sendProblem(ctx, endpoints.formatOf(ctx), insecureRequest(config.issuer));
       return;
     }
     // Only the path and query of the request target are the request's own.

@@ -6,20 +6,24 @@
 // memory (rate-limiter-flexible's RateLimiterCluster, over node:cluster IPC): counted per worker,
 // every limit would be multiplied by WEB_CONCURRENCY while RateLimit-Limit showed it undivided.
 import { RateLimiterCluster, RateLimiterClusterMaster, RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible';
+import type { RateLimit, RateLimitPolicy } from '../config.js';
 import type { Logger } from '../logger.js';
-import { memoryRateLimiter, rateLimiterFrom, type RateLimiter, type RateLimiterFactory, type RateLimitOptions } from './rate-limit.js';
+import { memoryRateLimiter, rateLimiterFrom, type RateLimiter, type RateLimiterFor, type RateLimitOptions } from './rate-limit.js';
 import { connectRedis, type RedisConnection } from './redis-connection.js';
 
 export type RateLimitStore = {
   /** 'cluster': in the memory of the cluster's primary, shared by its workers. */
   kind: 'memory' | 'cluster' | 'redis';
-  createLimiter: RateLimiterFactory;
+  /** The limiter of one policy of config.rateLimits: the only place limiters are built. */
+  limiterFor: RateLimiterFor;
   /** Redis configured and reachable now (always false for memory). */
   shared(): boolean;
   close(): Promise<void>;
 };
 
 export type RateLimitStoreOptions = {
+  /** The policy table (config.rateLimits). */
+  policies: Record<RateLimitPolicy, RateLimit>;
   redisUrl: string | undefined;
   /** Prefix of every key in Redis (REDIS_KEY_PREFIX). */
   keyPrefix: string;
@@ -87,8 +91,25 @@ function redisLimiter(connection: RedisConnection, prefix: string, options: Rate
   return rateLimiterFrom(store, options.points);
 }
 
+/**
+ * One limiter per policy and store, made on first use: every feature asking for a policy spends
+ * from the same count, and a provider rebuilt when signing keys change gets no fresh budgets.
+ */
+function limiterTable(policies: Record<RateLimitPolicy, RateLimit>, build: (options: RateLimitOptions) => RateLimiter): RateLimiterFor {
+  const made = new Map<RateLimitPolicy, RateLimiter>();
+  return (policy) => {
+    let limiter = made.get(policy);
+    if (!limiter) {
+      const { points, windowSeconds } = policies[policy];
+      limiter = build({ keyPrefix: policy, points, durationSeconds: windowSeconds });
+      made.set(policy, limiter);
+    }
+    return limiter;
+  };
+}
+
 export async function openRateLimitStore(options: RateLimitStoreOptions): Promise<RateLimitStore> {
-  const { redisUrl, keyPrefix, logger, onRefusal } = options;
+  const { redisUrl, keyPrefix, logger, onRefusal, policies } = options;
   if (!redisUrl && options.clusterWorker) {
     let warned = false;
     const onFallback = (err: unknown) => {
@@ -98,7 +119,7 @@ export async function openRateLimitStore(options: RateLimitStoreOptions): Promis
     };
     return {
       kind: 'cluster',
-      createLimiter: (limit) => observed(clusterLimiter(limit, onFallback), limit.keyPrefix, onRefusal),
+      limiterFor: limiterTable(policies, (limit) => observed(clusterLimiter(limit, onFallback), limit.keyPrefix, onRefusal)),
       shared: () => false,
       close: async () => undefined,
     };
@@ -106,7 +127,7 @@ export async function openRateLimitStore(options: RateLimitStoreOptions): Promis
   if (!redisUrl) {
     return {
       kind: 'memory',
-      createLimiter: (limit) => observed(memoryRateLimiter(limit), limit.keyPrefix, onRefusal),
+      limiterFor: limiterTable(policies, (limit) => observed(memoryRateLimiter(limit), limit.keyPrefix, onRefusal)),
       shared: () => false,
       close: async () => undefined,
     };
@@ -114,7 +135,7 @@ export async function openRateLimitStore(options: RateLimitStoreOptions): Promis
   const connection = await connectRedis(redisUrl, logger);
   return {
     kind: 'redis',
-    createLimiter: (limit) => observed(redisLimiter(connection, keyPrefix, limit), limit.keyPrefix, onRefusal),
+    limiterFor: limiterTable(policies, (limit) => observed(redisLimiter(connection, keyPrefix, limit), limit.keyPrefix, onRefusal)),
     shared: () => connection.ready(),
     close: () => connection.close(),
   };

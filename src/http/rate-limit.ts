@@ -4,6 +4,7 @@
 import { isIPv6 } from 'node:net';
 import type { Context } from 'koa';
 import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { RateLimitPolicy } from '../config.js';
 
 export type RateLimitResult = {
   allowed: boolean;
@@ -26,8 +27,8 @@ export type RateLimiter = {
 
 export type RateLimitOptions = { keyPrefix: string; points: number; durationSeconds: number };
 
-/** Makes a limiter in the configured store (memory, or Redis shared by every instance). */
-export type RateLimiterFactory = (options: RateLimitOptions) => RateLimiter;
+/** The limiter of a policy in the configured store (memory, or Redis shared by every instance). */
+export type RateLimiterFor = (policy: RateLimitPolicy) => RateLimiter;
 
 function resultOf(res: RateLimiterRes, limit: number, allowed: boolean): RateLimitResult {
   return {

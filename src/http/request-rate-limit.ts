@@ -5,7 +5,7 @@ import type { AuditWriter } from '../audit/audit.js';
 import type { Logger } from '../logger.js';
 import type { Endpoints } from './endpoints.js';
 import { clientAddressKey, setRateLimitHeaders, type RateLimiter } from './rate-limit.js';
-import { sendRefusal, tooManyRequests } from './refusal.js';
+import { sendProblem, tooManyRequests } from './problem.js';
 
 const EXEMPT = new Set(['/healthz', '/readyz']);
 
@@ -36,6 +36,6 @@ export function requestRateLimit(deps: RequestRateLimitDeps): Middleware {
         })
         .catch((err: unknown) => deps.logger.error({ err }, 'audit failed'));
     }
-    sendRefusal(ctx, endpoints.formatOf(ctx), tooManyRequests(result.resetSeconds));
+    sendProblem(ctx, endpoints.formatOf(ctx), tooManyRequests(result.resetSeconds));
   };
 }

@@ -5,13 +5,13 @@
 // endpoints are published, as spelled, in the discovery document.
 import type { Middleware } from 'koa';
 import type { Endpoints } from './endpoints.js';
-import { sendRefusal } from './refusal.js';
+import { sendProblem } from './problem.js';
 
 export function refuseRouteMisspellings(endpoints: Endpoints): Middleware {
   return async (ctx, next) => {
     const route = endpoints.providerRoutes.match(ctx.path);
     if (!route || route.canonicalPath === ctx.path) return next() as Promise<void>;
-    sendRefusal(ctx, endpoints.formatOf(ctx), {
+    sendProblem(ctx, endpoints.formatOf(ctx), {
       status: 404,
       error: 'invalid_request',
       description: 'no endpoint at this path (paths are case-sensitive and have no trailing slash)',

@@ -5,17 +5,19 @@
 // Used by our error boundary (our Koa routes) and for oidc-provider's routes (src/oidc/errors.ts).
 import type { Context } from 'koa';
 import { DATABASE_RETRY_AFTER_SECONDS, TEMPORARILY_UNAVAILABLE } from '../db/unavailable.js';
-import { renderPage } from '../pages/render.js';
+import { sendProblem, type Problem, type ResponseFormat } from './problem.js';
 
-export function unavailablePage(): string {
-  return renderPage('error', {
-    title: 'Temporarily unavailable',
-    message: 'This service cannot complete your request right now. Please try again in a moment.',
-    code: 'temporarily_unavailable',
-  });
-}
+const UNAVAILABLE: Problem = {
+  status: 503,
+  error: TEMPORARILY_UNAVAILABLE.error,
+  description: TEMPORARILY_UNAVAILABLE.error_description,
+  page: { title: 'Temporarily unavailable', message: 'This service cannot complete your request right now. Please try again in a moment.' },
+};
 
-/** Sets status, Retry-After and headers; the body only when `body` says which format. */
+/**
+ * Status, Retry-After and Cache-Control alone: for oidc-provider's routes whose page it has
+ * rendered already (src/oidc/errors.ts).
+ */
 export function markUnavailable(ctx: Context): void {
   ctx.status = 503;
   ctx.set('Retry-After', String(DATABASE_RETRY_AFTER_SECONDS));
@@ -23,13 +25,7 @@ export function markUnavailable(ctx: Context): void {
 }
 
 /** A complete 503 answer: a page for browsers, OAuth JSON for everything else. */
-export function answerUnavailable(ctx: Context, format: 'html' | 'json'): void {
+export function answerUnavailable(ctx: Context, format: ResponseFormat): void {
   markUnavailable(ctx);
-  if (format === 'html') {
-    ctx.type = 'html';
-    ctx.body = unavailablePage();
-  } else {
-    ctx.type = 'application/json';
-    ctx.body = { ...TEMPORARILY_UNAVAILABLE };
-  }
+  sendProblem(ctx, format, UNAVAILABLE);
 }

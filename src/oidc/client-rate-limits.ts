@@ -19,12 +19,12 @@ import type { Middleware } from 'koa';
 import Provider, { errors } from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { clientAddressKey, setRateLimitHeaders, type RateLimiter, type RateLimitResult } from '../http/rate-limit.js';
-import type { RateLimitPolicy } from '../config.js';
+import type { RateLimit } from '../config.js';
 import { gatehouseMetadataOf } from '../clients/provider-metadata.js';
 import type { FeatureDependencies } from './feature.js';
 import { CORS_ORIGIN_VERIFIED } from './services.js';
 
-type Budget = { limiter: RateLimiter; policy: RateLimitPolicy };
+type Budget = { limiter: RateLimiter; policy: RateLimit };
 
 export type ClientRateLimiters = {
   token: Budget;

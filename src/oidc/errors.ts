@@ -1,9 +1,9 @@
 // How oidc-provider's errors reach a person's browser: our friendly page, never internals.
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC, errors } from 'oidc-provider';
-import { isDatabaseUnavailable, TEMPORARILY_UNAVAILABLE } from '../db/unavailable.js';
+import { isDatabaseUnavailable } from '../db/unavailable.js';
 import { renderPage } from '../pages/render.js';
-import { markUnavailable, unavailablePage } from '../http/unavailable.js';
+import { answerUnavailable, markUnavailable } from '../http/unavailable.js';
 import type { Logger } from '../logger.js';
 
 type ErrorOut = { error: string; error_description?: string };
@@ -28,12 +28,11 @@ export function personFacingMessage(error: string): string {
 }
 
 export async function renderProviderError(ctx: KoaContextWithOIDC, out: ErrorOut, error: errors.OIDCProviderError | Error): Promise<void> {
-  ctx.type = 'html';
   if (isDatabaseUnavailable(error)) {
-    markUnavailable(ctx);
-    ctx.body = unavailablePage();
+    answerUnavailable(ctx, 'page');
     return;
   }
+  ctx.type = 'html';
   ctx.body = renderPage('error', {
     title: 'Something went wrong',
     message: personFacingMessage(out.error),
@@ -57,10 +56,7 @@ export function installServerErrorHandling(provider: Provider, logger: Logger): 
       return;
     }
     logger.warn({ reqId, err: error, route: ctx.oidc?.route }, 'database unavailable');
-    markUnavailable(ctx);
-    if (!ctx.response.is('html')) {
-      ctx.type = 'application/json';
-      ctx.body = { ...TEMPORARILY_UNAVAILABLE };
-    }
+    if (ctx.response.is('html')) markUnavailable(ctx);
+    else answerUnavailable(ctx, 'oauth');
   });
 }

@@ -2,7 +2,7 @@
 import type { GatehouseConfig } from '../config.js';
 import type { AuditWriter } from '../audit/audit.js';
 import type { Db } from '../db/client.js';
-import type { RateLimiterFactory } from '../http/rate-limit.js';
+import type { RateLimiterFor } from '../http/rate-limit.js';
 import type { Logger } from '../logger.js';
 
 export type FeatureDependencies = {
@@ -10,6 +10,6 @@ export type FeatureDependencies = {
   prisma: Db;
   logger: Logger;
   audit: AuditWriter;
-  /** Rate limiters in the configured store: memory, or Redis shared by every instance. */
-  createRateLimiter: RateLimiterFactory;
+  /** A policy's rate limiter (config.rateLimits) in the configured store: memory, or Redis shared by every instance. */
+  limiterFor: RateLimiterFor;
 };

@@ -95,7 +95,6 @@ export function interactionRoutes(
   features: FeatureDependencies,
   consentVariants: readonly ConsentVariant[] = [],
 ): Router {
-  const { config } = features;
   const provider = currentProvider();
   const deps: InteractionDeps = {
     ...features,
@@ -106,16 +105,8 @@ export function interactionRoutes(
     // Created now so the dummy hash for unknown emails is computed at start-up.
     hasher: createPasswordHasher(),
     csrf: createCsrf(cookieKeysOf(provider)),
-    loginLimiter: features.createRateLimiter({
-      keyPrefix: 'login-ip',
-      points: config.loginRateLimit.perIp,
-      durationSeconds: config.loginRateLimit.windowSeconds,
-    }),
-    loginAccountLimiter: features.createRateLimiter({
-      keyPrefix: 'login-ip-account',
-      points: config.rateLimits.loginIpAccount.points,
-      durationSeconds: config.rateLimits.loginIpAccount.windowSeconds,
-    }),
+    loginLimiter: features.limiterFor('login-ip'),
+    loginAccountLimiter: features.limiterFor('login-ip-account'),
   };
 
   const router = new Router({ prefix: INTERACTION_PATH });

@@ -201,8 +201,10 @@ describe.each(STORES)('rate limits with the %s store on %s', (store, provider) =
     expect(failures.map((row) => row.details)).toContainEqual({ reason: 'rate_limited', policy: 'login-ip' });
   });
 
-  test('the limiter factory serves other policies (the device flow\'s user-code entry) in the same store', async () => {
-    const limiter = gh.rateLimits.createLimiter({ keyPrefix: 'test-policy', points: 2, durationSeconds: 30 });
+  test('a policy\'s limiter from the table counts in the configured store: refusals, refunds, its Redis key', async () => {
+    // LOGIN_IP_ACCOUNT_LIMIT is 2 here; a fresh address is a key no sign-in has spent from.
+    const limiter = gh.rateLimits.limiterFor('login-ip-account');
+    expect(limiter).toBe(gh.rateLimits.limiterFor('login-ip-account'));
     const key = newAddress();
     const results = [await limiter.consume(key), await limiter.consume(key), await limiter.consume(key)];
     expect(results.map((r) => [r.allowed, r.remaining])).toEqual([
@@ -221,7 +223,7 @@ describe.each(STORES)('rate limits with the %s store on %s', (store, provider) =
     if (store === 'redis') {
       // Counted in Redis, under this deployment's prefix.
       const keys = await redisKeys(SHARED_REDIS_URL, prefix);
-      expect(keys.get(`${prefix}rl:test-policy:${key}`)).toBe('2');
+      expect(keys.get(`${prefix}rl:login-ip-account:${key}`)).toBe('2');
     }
   });
 });
