@@ -33,6 +33,14 @@ module.exports = {
       to: { path: '^src/', pathNot: '^src/pages/|^src/config\\.ts$' },
     },
     {
+      name: 'provider-internals-in-one-place',
+      comment:
+        "Only src/oidc/provider-internals.ts may reach into oidc-provider's own files (oidc-provider/lib/...); its test pins what it relies on.",
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/oidc/provider-internals\\.ts$' },
+      to: { path: 'node_modules/oidc-provider/lib/', pathNot: 'node_modules/oidc-provider/lib/index\\.js$' },
+    },
+    {
       name: 'generated-client-only-through-db',
       comment: 'The generated Prisma clients are an implementation detail of src/db.',
       severity: 'error',

@@ -15,7 +15,7 @@ import { endpointsOf } from './http/endpoints.js';
 import { openRateLimitStore, type RateLimitStore } from './http/rate-limit-store.js';
 import { createMetrics, type Metrics } from './metrics/metrics.js';
 import { startMetricsServer } from './metrics/server.js';
-import { installClientRateLimits, type ClientRateLimiters } from './oidc/client-rate-limits.js';
+import type { ClientRateLimiters } from './oidc/client-rate-limits.js';
 import { interactionRoutes } from './sign-in/routes.js';
 import { loadCookieKeys } from './keys/cookie-keys.js';
 import { deriveKeyEncryptionKey } from './keys/encryption.js';
@@ -23,13 +23,10 @@ import { resolveKeyEncryptionSecret } from './keys/key-encryption-secret.js';
 import { ensureInitialKeys, loadProviderJwks, type ProviderJwk } from './keys/signing-keys.js';
 import type { Logger } from './logger.js';
 import { createProvider } from './oidc/provider.js';
-import { installServerErrorHandling } from './oidc/errors.js';
 import type { FeatureDependencies } from './oidc/feature.js';
-import { installSignIn, signInConfiguration } from './sign-in/sign-in.js';
-import { installRefreshTokenAudit, refreshTokenConfiguration } from './oidc/refresh-tokens.js';
-import { installCodeReplay } from './oidc/code-replay.js';
-import { installServices, servicesConfiguration } from './oidc/services.js';
-import { deviceCodeEntryLimiters, deviceFlowConfiguration, installDeviceFlow } from './device/flow.js';
+import { signInConfiguration } from './sign-in/sign-in.js';
+import { deviceCodeEntryLimiters } from './device/flow.js';
+import { providerFeatures, type LastingFeatureState } from './features.js';
 import { deviceConfirmationPage } from './device/confirmation.js';
 import { clientMetadataLookup } from './clients/provider-metadata.js';
 import { cachedClientLookup } from './clients/client-cache.js';
@@ -130,28 +127,16 @@ export async function createGatehouse(config: GatehouseConfig, logger: Logger, o
 
     const audit = createAuditWriter(db, logger, (event) => metrics.observeAudit(event));
     const features: FeatureDependencies = { config, prisma: db.prisma, logger, audit, limiterFor };
-    const deviceLimiters = deviceCodeEntryLimiters(features);
-    const signIn = signInConfiguration(features);
-    // Outlives provider rebuilds (key rotation): the cached metadata does not depend on keys.
-    const findClient = cachedClientLookup(clientMetadataLookup(db.prisma), config.clientCacheTtlSeconds);
-    const buildProvider = (signingKeys: ProviderJwk[]): Provider => {
-      const built = createProvider({
-        config,
-        prisma: db.prisma,
-        jwks: signingKeys,
-        cookieKeys,
-        findClient,
-        extensions: [signIn, servicesConfiguration(features), refreshTokenConfiguration(features, signIn), deviceFlowConfiguration(features)],
-      });
-      installServerErrorHandling(built, logger);
-      installServices(built, features);
-      installSignIn(built, features);
-      installRefreshTokenAudit(built, features);
-      installCodeReplay(built, features);
-      installDeviceFlow(built, features, deviceLimiters);
-      installClientRateLimits(built, clientLimiters, features);
-      return built;
+    const lasting: LastingFeatureState = {
+      // Outlives provider rebuilds (key rotation): the cached metadata does not depend on keys.
+      findClient: cachedClientLookup(clientMetadataLookup(db.prisma), config.clientCacheTtlSeconds),
+      cookieKeys,
+      signIn: signInConfiguration(features),
+      deviceLimiters: deviceCodeEntryLimiters(features),
+      clientLimiters,
     };
+    // The feature list (src/features.ts) says what the provider is made of, in order.
+    const buildProvider = (signingKeys: ProviderJwk[]): Provider => createProvider(config, providerFeatures(features, lasting, signingKeys));
     let provider = buildProvider(jwks);
     const currentProvider = () => provider;
     const app = createApp({

@@ -14,13 +14,12 @@
 // control with slow_down (device-polling.ts).
 import type { Middleware } from 'koa';
 import { interactionPolicy } from 'oidc-provider';
-import type Provider from 'oidc-provider';
 import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
-import { codeEntryGuard, type CodeEntryLimiters } from './code-entry.js';
+import type { CodeEntryLimiters } from './code-entry.js';
 import { DEVICE_CONFIRMATION, type DeviceRequest } from './confirmation.js';
 import { devicePages } from './pages.js';
-import { devicePolling } from './polling.js';
 import type { FeatureDependencies } from '../oidc/feature.js';
+import { isGrantNotAllowedForClient } from '../oidc/provider-internals.js';
 import { displayUserCode, USER_CODE_CHARSET, USER_CODE_MASK } from './user-codes.js';
 
 const { Check, base } = interactionPolicy;
@@ -89,12 +88,12 @@ export function deviceFlowConfiguration(deps: FeatureDependencies): Partial<Conf
  * invalid_request ("… is not allowed for this client"); RFC 6749 §5.2 (which RFC 8628 §3.2
  * refers to) names that case unauthorized_client.
  */
-function unauthorizedClientError(): Middleware {
+export function unauthorizedClientError(): Middleware {
   return async (ctx, next) => {
     await next();
     if ((ctx as KoaContextWithOIDC).oidc?.route !== 'device_authorization' || ctx.status !== 400) return;
     const body = ctx.body as { error?: unknown; error_description?: unknown } | undefined;
-    if (body?.error === 'invalid_request' && typeof body.error_description === 'string' && body.error_description.endsWith('is not allowed for this client')) {
+    if (body?.error === 'invalid_request' && isGrantNotAllowedForClient(body.error_description)) {
       ctx.body = { ...body, error: 'unauthorized_client' };
     }
   };
@@ -107,11 +106,4 @@ function unauthorizedClientError(): Middleware {
 export function deviceCodeEntryLimiters({ limiterFor }: FeatureDependencies): CodeEntryLimiters {
   // The shared store (Redis when configured), so the budgets hold across instances.
   return { perIp: limiterFor('device-code-ip'), perSession: limiterFor('device-code-session') };
-}
-
-/** Middleware around oidc-provider's routes: the wrong-code limit and polling control. */
-export function installDeviceFlow(provider: Provider, deps: FeatureDependencies, limiters: CodeEntryLimiters): void {
-  provider.use(codeEntryGuard({ provider, audit: deps.audit, limiters }));
-  provider.use(devicePolling(deps.prisma, deps.config.device.pollIntervalSeconds));
-  provider.use(unauthorizedClientError());
 }

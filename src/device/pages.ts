@@ -12,6 +12,7 @@
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { FeatureDependencies } from '../oidc/feature.js';
 import { personFacingMessage } from '../oidc/errors.js';
+import { reRenderErrorName } from '../oidc/provider-internals.js';
 import { displayUserCode, isWellFormedUserCode, normalizeUserCode } from './user-codes.js';
 import { codeEntryAttempt, prefilledUserCode, USER_CODE_INPUT_MAX, waitMessage } from './code-entry.js';
 import { sendPage } from '../pages/pages.js';
@@ -19,9 +20,6 @@ import { sendPage } from '../pages/pages.js';
 type ErrorOut = { error: string; error_description?: string };
 type EntryView = { userCode?: string; error?: string; status?: number };
 type FailurePage = { status: number; title: string; message: string; code: string; retry: boolean };
-
-/** oidc-provider's re-render errors of the verification URI, known by name (they are not exported). */
-type ReRenderErrorName = 'NoCodeError' | 'NotFoundError' | 'ExpiredError' | 'AlreadyUsedError' | 'AbortedError';
 
 const EXPIRED: FailurePage = {
   status: 400,
@@ -123,7 +121,8 @@ export function devicePages({ audit }: FeatureDependencies) {
       const typedRaw: unknown = (err as { userCode?: unknown }).userCode;
       const typed = typeof typedRaw === 'string' ? typedRaw.slice(0, USER_CODE_INPUT_MAX) : '';
       const entering = ctx.oidc.route === 'code_verification';
-      switch (err.name as ReRenderErrorName) {
+      // oidc-provider's re-render errors of the verification URI, known by name.
+      switch (reRenderErrorName(err)) {
         case 'NoCodeError':
           return sendEntryPage(ctx, { error: NO_CODE, status: 400 });
         case 'NotFoundError':

@@ -1,8 +1,8 @@
 // Per-client rate limits on the token endpoint and on introspection (security checklist
 // item 16). The client is counted where oidc-provider looks it up while authenticating it
-// (lib/shared/client_auth.js calls Client.find with the client_id the request names, from the
-// Authorization header, the body or the client assertion), so the count is taken before any
-// secret is compared or assertion verified, and the refusal is an oidc-provider error: the
+// (oidc-provider's client authentication calls Client.find with the client_id the request
+// names, from the Authorization header, the body or the client assertion), so the count is taken
+// before any secret is compared or assertion verified, and the refusal is an oidc-provider error: the
 // endpoint's own JSON format, with its CORS handling and its `grant.error` /
 // `introspection.error` events.
 //
@@ -16,13 +16,15 @@
 // through one check. All users of a public client share its count.
 import { createHash } from 'node:crypto';
 import type { Middleware } from 'koa';
-import Provider, { errors } from 'oidc-provider';
-import type { KoaContextWithOIDC } from 'oidc-provider';
+import { errors } from 'oidc-provider';
+import type Provider from 'oidc-provider';
+import type { Client, KoaContextWithOIDC } from 'oidc-provider';
 import { clientAddressKey, setRateLimitHeaders, type RateLimiter, type RateLimitResult } from '../http/rate-limit.js';
 import type { RateLimit } from '../config.js';
 import { gatehouseMetadataOf } from '../clients/provider-metadata.js';
 import type { FeatureDependencies } from './feature.js';
 import { CORS_ORIGIN_VERIFIED } from './services.js';
+import { currentContext, wrapClientFind } from './provider-internals.js';
 
 type Budget = { limiter: RateLimiter; policy: RateLimit };
 
@@ -60,7 +62,7 @@ function authenticationFailed(ctx: KoaContextWithOIDC): boolean {
 }
 
 /** Settles each attempt once answered: see the top of this file. */
-function settleAttempts(limiters: ClientRateLimiters): Middleware {
+export function settleAttempts(limiters: ClientRateLimiters): Middleware {
   return async (ctx, next) => {
     let answered = false;
     try {
@@ -83,9 +85,14 @@ function settleAttempts(limiters: ClientRateLimiters): Middleware {
   }
 }
 
-export function installClientRateLimits(provider: Provider, limiters: ClientRateLimiters, { audit, logger }: FeatureDependencies): void {
-  const Client = provider.Client;
-  const find = Client.find.bind(Client);
+type ClientFind = (clientId: string) => Promise<Client | undefined>;
+
+/** Counts the authenticating look-up of each token and introspection request (Client.find). */
+export function installClientRateLimits(provider: Provider, limiters: ClientRateLimiters, deps: FeatureDependencies): void {
+  wrapClientFind(provider, (find) => countingFind(find, limiters, deps));
+}
+
+function countingFind(find: ClientFind, limiters: ClientRateLimiters, { audit, logger }: FeatureDependencies): ClientFind {
   const counted = new WeakSet<object>();
 
   const refuse = async (ctx: KoaContextWithOIDC, clientId: string, result: RateLimitResult, policy: string, window: number): Promise<never> => {
@@ -108,8 +115,8 @@ export function installClientRateLimits(provider: Provider, limiters: ClientRate
     throw new TooManyRequests(result);
   };
 
-  Client.find = async (clientId: string) => {
-    const ctx: KoaContextWithOIDC | undefined = Provider.ctx;
+  return async (clientId) => {
+    const ctx = currentContext();
     const route = ctx?.oidc.route;
     // Only the first look-up of a request is the authenticating one.
     if (!ctx || (route !== 'token' && route !== 'introspection') || counted.has(ctx)) return find(clientId);
@@ -131,6 +138,4 @@ export function installClientRateLimits(provider: Provider, limiters: ClientRate
     (ctx.state as AttemptState)[ATTEMPT] = { route, client, failure, failureResult };
     return find(clientId);
   };
-
-  provider.use(settleAttempts(limiters));
 }

@@ -7,16 +7,25 @@
 // code.replay_detected. Only an exchange that passed every check (client, PKCE, redirect_uri)
 // reaches the consume, so a stranger holding a code cannot revoke someone's grant with it; the
 // requested resource is checked there too, before the code is consumed (requested-resource.ts).
-import Provider, { errors } from 'oidc-provider';
-import type { AuthorizationCode, KoaContextWithOIDC } from 'oidc-provider';
+import { errors } from 'oidc-provider';
+import type Provider from 'oidc-provider';
+import type { KoaContextWithOIDC } from 'oidc-provider';
 import { CONSUME_LOST } from '../db/oidc-adapter.js';
 import type { FeatureDependencies } from './feature.js';
 import { assertRequestedResource } from './requested-resource.js';
+import {
+  currentContext,
+  errorDetailOf,
+  PROVIDER_ERROR_DETAILS,
+  revokeGrantAsProvider,
+  wrapAuthorizationCodeConsume,
+  wrapAuthorizationCodeFind,
+} from './provider-internals.js';
 
-/** oidc-provider's error_detail when the code it read was already consumed (it has revoked). */
-const ALREADY_CONSUMED = 'authorization code already consumed';
-/** oidc-provider's error_detail when the code's grant no longer exists. */
-const GRANT_GONE = 'grant not found';
+/** oidc-provider's, when the code it read was already consumed (it has revoked). */
+const ALREADY_CONSUMED = PROVIDER_ERROR_DETAILS.authorizationCodeConsumed;
+/** oidc-provider's, when the code's grant no longer exists. */
+const GRANT_GONE = PROVIDER_ERROR_DETAILS.grantNotFound;
 
 /** The second uses of a code, by how they lost. */
 const SEEN: Record<string, string> = {
@@ -27,52 +36,37 @@ const SEEN: Record<string, string> = {
 
 type CodeFacts = { grantId: string | null; accountId: string | null };
 
-/** The grant revoked as oidc-provider's replay handling revokes it (lib/helpers/revoke.js). */
-async function revokeGrant(provider: Provider, grantId: string): Promise<void> {
-  await Promise.all([
-    provider.AccessToken.revokeByGrantId(grantId),
-    provider.RefreshToken.revokeByGrantId(grantId),
-    provider.AuthorizationCode.revokeByGrantId(grantId),
-    provider.Grant.adapter.destroy(grantId),
-  ]);
-}
-
 export function installCodeReplay(provider: Provider, { audit, logger }: FeatureDependencies): void {
   // The code each token request read, for the audit row: after a replay is refused its row is
   // gone (revoked with the grant), and oidc-provider names it as an entity only on success.
   const codes = new WeakMap<KoaContextWithOIDC, CodeFacts>();
-  const AuthorizationCodeModel = provider.AuthorizationCode;
 
-  type Find = (jti: string, options?: { ignoreExpiration?: boolean }) => Promise<AuthorizationCode | undefined>;
-  const find = AuthorizationCodeModel.find.bind(AuthorizationCodeModel) as Find;
-  (AuthorizationCodeModel as unknown as { find: Find }).find = async (jti, options) => {
+  wrapAuthorizationCodeFind(provider, (find) => async (jti, options) => {
     const code = await find(jti, options);
-    const ctx = Provider.ctx;
+    const ctx = currentContext();
     if (code && ctx) codes.set(ctx, { grantId: code.grantId ?? null, accountId: code.accountId ?? null });
     return code;
-  };
+  });
 
-  // eslint-disable-next-line @typescript-eslint/unbound-method -- wrapped, and called below with the code as `this`
-  const consume = AuthorizationCodeModel.prototype.consume;
-  AuthorizationCodeModel.prototype.consume = async function consumeOrRevoke(this: AuthorizationCode) {
+  wrapAuthorizationCodeConsume(provider, (consume) => async (code) => {
     // Validate everything, then consume: a code refused afterwards for its resource would be
     // burned, and the corrected retry taken for replay.
-    const ctx = Provider.ctx;
-    if (ctx) assertRequestedResource(ctx, this);
+    const ctx = currentContext();
+    if (ctx) assertRequestedResource(ctx, code);
     try {
-      await consume.call(this);
+      await consume(code);
     } catch (error) {
       // Another request consumed the code (or a replay revoked it) between our read and now.
-      if (error instanceof errors.InvalidGrant && error.error_detail === CONSUME_LOST && this.grantId) {
-        await revokeGrant(provider, this.grantId);
+      if (error instanceof errors.InvalidGrant && errorDetailOf(error) === CONSUME_LOST && code.grantId) {
+        await revokeGrantAsProvider(provider, code.grantId);
       }
       throw error;
     }
-  };
+  });
 
   provider.on('grant.error', (ctx: KoaContextWithOIDC, error: errors.OIDCProviderError) => {
     if (ctx.oidc.params?.grant_type !== 'authorization_code') return;
-    const detail = String(error.error_detail ?? '');
+    const detail = errorDetailOf(error);
     const code = codes.get(ctx);
     const seen = SEEN[detail];
     // A code whose grant is gone was found while a concurrent replay was revoking it. (One

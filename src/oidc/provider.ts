@@ -1,41 +1,26 @@
-// Builds the oidc-provider instance from explicit dependencies. Policy decisions live in the
-// small modules this file imports; this file only assembles them.
+// Builds the oidc-provider instance from the ordered feature list (src/features.ts): the core
+// configuration below, then each feature's configuration, listeners and middleware.
 import Provider from 'oidc-provider';
 import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
 import { issuerIsHttps, type GatehouseConfig } from '../config.js';
 import type { Db } from '../db/client.js';
 import { createOidcAdapter, type ClientLookup } from '../db/oidc-adapter.js';
 import type { ProviderJwk } from '../keys/signing-keys.js';
+import { mergeConfigurations, type Feature } from './feature.js';
 import { renderProviderError } from './errors.js';
 import { replayRefusal } from './replay-refusal.js';
 import { INTERACTION_PATH } from '../http/endpoints.js';
 
-export type ProviderDependencies = {
+export type CoreDependencies = {
   config: GatehouseConfig;
   prisma: Db;
   jwks: ProviderJwk[];
   cookieKeys: string[];
   findClient: ClientLookup;
-  /** Configuration contributed by feature modules (sign-in, services, refresh, device flow). */
-  extensions: Partial<Configuration>[];
 };
 
-/** Later extensions win; `features`, `ttl` and `interactions` merge key by key so modules can each add theirs. */
-function mergeConfiguration(base: Configuration, extensions: Partial<Configuration>[]): Configuration {
-  return extensions.reduce<Configuration>(
-    (merged, extension) => ({
-      ...merged,
-      ...extension,
-      features: { ...merged.features, ...extension.features },
-      ttl: { ...merged.ttl, ...extension.ttl },
-      interactions: { ...merged.interactions, ...extension.interactions },
-    }),
-    base,
-  );
-}
-
-
-export function createProvider(deps: ProviderDependencies): Provider {
+/** What every provider has whatever the features: storage, keys, cookies, the authorization request policy. */
+export function coreFeature(deps: CoreDependencies): Feature {
   const { config } = deps;
   const secureCookies = issuerIsHttps(config);
   const configuration: Configuration = {
@@ -71,8 +56,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
       Interaction: config.ttl.interaction,
       AuthorizationCode: config.ttl.authorizationCode,
       IdToken: config.ttl.idToken,
-      AccessToken: config.ttl.accessToken,
-      ClientCredentials: config.ttl.accessToken,
+      // AccessToken and ClientCredentials: per API, in services.ts.
       Grant: config.ttl.refreshTokenAbsolute,
     },
     interactions: {
@@ -85,7 +69,19 @@ export function createProvider(deps: ProviderDependencies): Provider {
     },
     renderError: renderProviderError,
   };
-  const provider = new Provider(config.issuer, mergeConfiguration(configuration, deps.extensions));
+  return { name: 'core', configuration };
+}
+
+/**
+ * The provider of these features: their configuration merged (a setting set twice is an error,
+ * feature.ts), then, feature by feature in list order, `install` and each `middleware`.
+ */
+export function createProvider(config: GatehouseConfig, features: Feature[]): Provider {
+  const provider = new Provider(config.issuer, mergeConfigurations(features));
   provider.proxy = config.trustProxy;
+  for (const feature of features) {
+    feature.install?.(provider);
+    for (const middleware of feature.middleware?.(provider) ?? []) provider.use(middleware);
+  }
   return provider;
 }

@@ -23,14 +23,15 @@ import type { Configuration, FindAccount, KoaContextWithOIDC, RefreshToken } fro
 import { CONSUME_LOST } from '../db/oidc-adapter.js';
 import { assertRequestedResource } from './requested-resource.js';
 import type { FeatureDependencies } from './feature.js';
+import { errorDetailOf, PROVIDER_ERROR_DETAILS } from './provider-internals.js';
 
-/** oidc-provider's error_detail when a rotated token comes back: it has revoked the grant. */
-const REUSE_REVOKED = 'refresh token already used';
+/** oidc-provider's, when a rotated token comes back: it has revoked the grant. */
+const REUSE_REVOKED = PROVIDER_ERROR_DETAILS.refreshTokenReused;
 /** Ours, when it comes back within the grace window: refused, grant kept. */
 const REUSE_WITHIN_GRACE = 'refresh token already used (second use within the reuse grace window)';
 const PAST_ABSOLUTE_LIFETIME = 'refresh token is past its absolute lifetime';
-/** oidc-provider's error_detail when findAccount finds no one: the person is disabled or deleted. */
-const ACCOUNT_REFUSED = 'refresh token invalid (referenced account not found)';
+/** oidc-provider's, when findAccount finds no one: the person is disabled or deleted. */
+const ACCOUNT_REFUSED = PROVIDER_ERROR_DETAILS.refreshTokenAccountNotFound;
 
 /** What each kind of reuse did, for the audit trail. */
 const REUSE_ACTIONS: Record<string, string> = {
@@ -79,13 +80,23 @@ function refreshRefusal(
   return null;
 }
 
+function refreshPolicyOf(config: FeatureDependencies['config']): RefreshPolicy {
+  return {
+    idleSeconds: config.ttl.refreshTokenIdle,
+    absoluteSeconds: config.ttl.refreshTokenAbsolute,
+    reuseGraceSeconds: config.ttl.refreshTokenReuseGrace,
+  };
+}
+
 /**
- * oidc-provider calls findAccount with the presented refresh token after its own checks
- * (client binding, expiry, grant, scope) and right before its reuse check and the rotation, on
- * the same token object that check reads; refusing here is therefore decided on exactly what it
- * would see, and leaves the token unconsumed.
+ * `findAccount` (sign-in's) wrapped in the refresh policy, so that disabled or deleted users
+ * stay refused there (invalid_grant). oidc-provider calls findAccount with the presented refresh
+ * token after its own checks (client binding, expiry, grant, scope) and right before its reuse
+ * check and the rotation, on the same token object that check reads; refusing here is therefore
+ * decided on exactly what it would see, and leaves the token unconsumed.
  */
-function withRefreshPolicy(findAccount: FindAccount, policy: RefreshPolicy): FindAccount {
+export function withRefreshPolicy({ config }: FeatureDependencies, findAccount: FindAccount): FindAccount {
+  const policy = refreshPolicyOf(config);
   return async (ctx, sub, token) => {
     if (ctx.oidc.route === 'token' && token?.kind === 'RefreshToken') {
       const refusal = refreshRefusal(token, policy);
@@ -98,24 +109,15 @@ function withRefreshPolicy(findAccount: FindAccount, policy: RefreshPolicy): Fin
   };
 }
 
-/**
- * `accounts` is the configuration that provides findAccount (sign-in.ts); the refresh policy
- * wraps it, so that disabled or deleted users stay refused there (invalid_grant).
- */
-export function refreshTokenConfiguration({ config }: FeatureDependencies, accounts: Pick<Configuration, 'findAccount'>): Partial<Configuration> {
-  if (!accounts.findAccount) throw new Error('refresh token policy needs the findAccount of sign-in');
-  const policy: RefreshPolicy = {
-    idleSeconds: config.ttl.refreshTokenIdle,
-    absoluteSeconds: config.ttl.refreshTokenAbsolute,
-    reuseGraceSeconds: config.ttl.refreshTokenReuseGrace,
-  };
+/** Rotation, issuing and lifetimes; the checks on use are withRefreshPolicy above. */
+export function refreshTokenConfiguration({ config }: FeatureDependencies): Partial<Configuration> {
+  const policy = refreshPolicyOf(config);
   return {
     // RFC 9700 §4.14.2: rotation for every client, confidential ones included.
     rotateRefreshToken: true,
     // Only with offline_access (OpenID Connect Core §11), which oidc-provider keeps in a request
     // only with prompt=consent, and only for clients allowed the refresh_token grant.
     issueRefreshToken: async (_ctx, client, code) => client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
-    findAccount: withRefreshPolicy(accounts.findAccount, policy),
     ttl: {
       RefreshToken: (_ctx, token) =>
         refreshTokenLifetime(policy.idleSeconds, policy.absoluteSeconds, epochSeconds() - chainStart(token)),
@@ -126,7 +128,7 @@ export function refreshTokenConfiguration({ config }: FeatureDependencies, accou
 export function installRefreshTokenAudit(provider: Provider, { audit, logger }: FeatureDependencies): void {
   provider.on('grant.error', (ctx: KoaContextWithOIDC, error: errors.OIDCProviderError) => {
     if (ctx.oidc.params?.grant_type !== 'refresh_token') return;
-    const detail = String(error.error_detail ?? '');
+    const detail = errorDetailOf(error);
     const action = REUSE_ACTIONS[detail];
     if (!action && detail !== ACCOUNT_REFUSED) return;
     const token = ctx.oidc.entities.RefreshToken;

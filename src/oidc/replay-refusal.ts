@@ -4,20 +4,15 @@
 // (src/db/replay-reservation.ts), so the refusal surfaces in the adapter, which does not know
 // which of the two it was storing. The request being served tells: the client assertion it
 // carries, if its key is the one refused.
-import { createHash } from 'node:crypto';
-import Provider, { errors } from 'oidc-provider';
-
-/** ReplayDetection's key for a JWT (lib/models/replay_detection.js in oidc-provider). */
-function replayKey(iss: string, jti: string): string {
-  return createHash('sha256').update(`${iss}${jti}`).digest('base64url');
-}
+import { errors } from 'oidc-provider';
+import { currentContext, replayDetectionKey } from './provider-internals.js';
 
 /** The replay key of a client assertion; undefined when it cannot be read. */
 function assertionReplayKey(assertion: unknown): string | undefined {
   if (typeof assertion !== 'string') return undefined;
   try {
     const claims = JSON.parse(Buffer.from(assertion.split('.')[1] ?? '', 'base64url').toString('utf8')) as { iss?: unknown; jti?: unknown };
-    return typeof claims.iss === 'string' && typeof claims.jti === 'string' ? replayKey(claims.iss, claims.jti) : undefined;
+    return typeof claims.iss === 'string' && typeof claims.jti === 'string' ? replayDetectionKey(claims.iss, claims.jti) : undefined;
   } catch {
     return undefined;
   }
@@ -29,7 +24,7 @@ function assertionReplayKey(assertion: unknown): string | undefined {
  * (RFC 9449 §5 and §7.1: a replayed proof is an invalid proof).
  */
 export function replayRefusal(id: string): Error {
-  const ctx = Provider.ctx;
+  const ctx = currentContext();
   if (assertionReplayKey(ctx?.oidc?.params?.client_assertion) === id) {
     return new errors.InvalidClientAuth('client assertion tokens must only be used once');
   }

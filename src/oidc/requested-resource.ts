@@ -1,5 +1,5 @@
 // The resource (RFC 8707) a token request resolves to, checked as oidc-provider checks it when it
-// issues the access token (lib/helpers/resolve_resource.js, then getResourceServerInfo in
+// issues the access token (resolve_resource, see provider-internals.ts, then getResourceServerInfo in
 // services.ts), but earlier: oidc-provider consumes the refresh token or authorization code
 // first and resolves the resource after, so a refused resource used to burn the token or code
 // and the client's corrected retry read as reuse or replay (attack classes: side effects before
@@ -8,6 +8,7 @@ import { errors } from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { gatehouseMetadataOf } from '../clients/provider-metadata.js';
 import { usesGrantedResource } from './services.js';
+import { PROVIDER_ERROR_DETAILS } from './provider-internals.js';
 
 /** The refresh token or authorization code a request presents. */
 export type PresentedToken = {
@@ -17,7 +18,7 @@ export type PresentedToken = {
   scope?: string | undefined;
 };
 
-const SINGLE = 'only a single resource indicator value must be requested/resolved during Access Token Request';
+const SINGLE = PROVIDER_ERROR_DETAILS.singleResourceRequired;
 
 export function assertRequestedResource(ctx: KoaContextWithOIDC, token: PresentedToken): void {
   const client = ctx.oidc.client;

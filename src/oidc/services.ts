@@ -20,6 +20,7 @@ import { cachedClientSecretCheck } from '../clients/client-cache.js';
 import { EXTRA_CLIENT_METADATA, extraClientMetadataSchemas, gatehouseMetadataOf, type ExtraClientMetadataKey } from '../clients/provider-metadata.js';
 import type { AuditEvent } from '../audit/audit.js';
 import type { FeatureDependencies } from './feature.js';
+import { replaceClientSecretCheck } from './provider-internals.js';
 
 /** RFC 7523 §3 lets us refuse assertions that expire "unreasonably far in the future". */
 const MAX_CLIENT_ASSERTION_LIFETIME_SECONDS = 300;
@@ -204,7 +205,7 @@ const CLIENT_CORS_ROUTES = ['token', 'introspection', 'revocation', 'userinfo', 
  * and only checks it once a client is assigned. An answer given before that (unknown client,
  * invalid token, a rate limit) would carry an origin nobody registered; it loses it here.
  */
-function preflightFilter(provider: Provider, deps: FeatureDependencies): Middleware {
+export function preflightFilter(provider: Provider, deps: FeatureDependencies): Middleware {
   const paths = new Set<string>();
   for (const route of CLIENT_CORS_ROUTES) {
     try {
@@ -272,20 +273,14 @@ function audienceOf(aud: string | string[] | undefined): string | string[] | nul
   return aud;
 }
 
-/** Hooks that need the constructed provider: client authentication, CORS preflight, audit. */
+/** Hooks that need the constructed provider: client authentication, audit. The CORS preflight filter is middleware (src/features.ts). */
 export function installServices(provider: Provider, deps: FeatureDependencies): void {
   const { prisma, audit, logger } = deps;
 
-  // oidc-provider compares secrets in plaintext unless this is replaced; lib/shared/client_auth.js
-  // awaits it. Ours checks the presented secret against the stored SHA-256 hashes of the client's
-  // unexpired secrets (secrets.ts explains the choice of hash).
-  // Successful checks are remembered for CLIENT_CACHE_TTL (src/clients/client-cache.ts).
-  const checkSecret = cachedClientSecretCheck(prisma, deps.config.clientCacheTtlSeconds);
-  provider.Client.prototype.compareClientSecret = async function compareClientSecret(this: Client, presented: string) {
-    return checkSecret(this.clientId, presented);
-  };
-
-  provider.use(preflightFilter(provider, deps));
+  // oidc-provider would compare secrets in plaintext. Ours checks the presented secret against
+  // the stored SHA-256 hashes of the client's unexpired secrets (secrets.ts explains the choice
+  // of hash). Successful checks are remembered for CLIENT_CACHE_TTL (src/clients/client-cache.ts).
+  replaceClientSecretCheck(provider, cachedClientSecretCheck(prisma, deps.config.clientCacheTtlSeconds));
 
   const record = (event: AuditEvent) => {
     audit(event).catch((err: unknown) => logger.error({ err, auditType: event.type }, 'audit failed'));

@@ -3,7 +3,8 @@
 // this file (routes.ts); the authorization-request policy that is not about people lives in
 // src/oidc/provider.ts (response_type code only, PKCE S256 for every request, RS256 ID tokens).
 import type Provider from 'oidc-provider';
-import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
+import type { Middleware } from 'koa';
+import type { Configuration, FindAccount, KoaContextWithOIDC } from 'oidc-provider';
 import { claimsOf, SCOPE_CLAIMS } from '../accounts/claims.js';
 import { getUserById } from '../accounts/users.js';
 import { allowFormTarget } from '../pages/form-targets.js';
@@ -14,19 +15,23 @@ import { loadRememberedGrant } from './remembered-consent.js';
 /** OpenID Connect scopes offered to clients that sign people in (Core §5.4, §11). */
 const SIGN_IN_SCOPES = ['openid', 'profile', 'email', 'offline_access'] as const;
 
+/**
+ * The `sub` is the user's opaque id (Core §2: locally unique, never reassigned). A disabled
+ * or deleted user is not found: oidc-provider then refuses their codes and refresh tokens
+ * (invalid_grant) and their access tokens at userinfo (invalid_token). src/features.ts wraps it
+ * in the refresh-token policy before it becomes the provider's findAccount.
+ */
+export function findSignInAccount({ prisma }: FeatureDependencies): FindAccount {
+  return async (_ctx, sub) => {
+    const user = await getUserById(prisma, sub);
+    if (!user || user.disabled) return undefined;
+    return { accountId: user.id, claims: async () => claimsOf(user) };
+  };
+}
+
 export function signInConfiguration({ prisma }: FeatureDependencies): Partial<Configuration> {
   const pages = logoutPages(prisma);
   return {
-    /**
-     * The `sub` is the user's opaque id (Core §2: locally unique, never reassigned). A disabled
-     * or deleted user is not found: oidc-provider then refuses their codes and refresh tokens
-     * (invalid_grant) and their access tokens at userinfo (invalid_token).
-     */
-    async findAccount(_ctx, sub) {
-      const user = await getUserById(prisma, sub);
-      if (!user || user.disabled) return undefined;
-      return { accountId: user.id, claims: async () => claimsOf(user) };
-    },
     claims: {
       // oidc-provider's defaults for session-related claims are kept.
       acr: null,
@@ -59,7 +64,7 @@ export function signInConfiguration({ prisma }: FeatureDependencies): Partial<Co
 /** Routes whose HTML answer can be a form_post response to the client (OAuth 2.0 Form Post Response Mode). */
 const FORM_POST_ROUTES = new Set(['authorization', 'resume']);
 
-/** Hooks on the constructed provider: the logout audit event, form_post's form-action. */
+/** The logout audit event. */
 export function installSignIn(provider: Provider, { audit, logger }: FeatureDependencies): void {
   provider.on('end_session.success', (ctx: KoaContextWithOIDC) => {
     const { session, params } = ctx.oidc;
@@ -75,14 +80,18 @@ export function installSignIn(provider: Provider, { audit, logger }: FeatureDepe
       details: { everywhere: Boolean(params?.logout) },
     }).catch((err: unknown) => logger.error({ err }, 'audit failed'));
   });
+}
 
-  // response_mode=form_post answers with a page whose form goes to the client's redirect_uri;
-  // form-action must name it (src/http/security-headers.ts), once the client allows that URI.
-  provider.use(async (ctx, next) => {
+/**
+ * response_mode=form_post answers with a page whose form goes to the client's redirect_uri;
+ * form-action must name it (src/http/security-headers.ts), once the client allows that URI.
+ */
+export function formPostTarget(): Middleware {
+  return async (ctx, next) => {
     await next();
     const oidc = (ctx as KoaContextWithOIDC).oidc as KoaContextWithOIDC['oidc'] | undefined;
     const redirectUri = oidc?.params?.redirect_uri;
     if (!oidc?.route || !FORM_POST_ROUTES.has(oidc.route) || typeof redirectUri !== 'string' || !ctx.response.is('html')) return;
     if (oidc.client?.redirectUriAllowed(redirectUri)) allowFormTarget(ctx, redirectUri);
-  });
+  };
 }

@@ -1,0 +1,108 @@
+// The one module that relies on oidc-provider beyond its documented configuration: methods we
+// replace on its models, its request context, the key format of its replay model, and the texts
+// and names of errors it does not give us any other way. Feature modules call the small functions
+// below instead; test/oidc/provider-internals.test.ts pins each assumption against the installed
+// oidc-provider, so an upgrade that breaks one fails there, in one place. Paths like
+// lib/shared/client_auth.js are files of node_modules/oidc-provider.
+import { createHash } from 'node:crypto';
+import Provider from 'oidc-provider';
+import type { AuthorizationCode, Client, KoaContextWithOIDC, errors } from 'oidc-provider';
+
+/** The request being served, from oidc-provider's AsyncLocalStorage (Provider.ctx); undefined outside one. */
+export function currentContext(): KoaContextWithOIDC | undefined {
+  return Provider.ctx;
+}
+
+/** error_detail of an oidc-provider error ('' when it has none). */
+export function errorDetailOf(error: Pick<errors.OIDCProviderError, 'error_detail'>): string {
+  return error.error_detail ?? '';
+}
+
+/** error_detail texts oidc-provider produces, each matched by a feature module. */
+export const PROVIDER_ERROR_DETAILS = {
+  /** lib/actions/grants/refresh_token.js: a rotated refresh token came back; the grant is revoked. */
+  refreshTokenReused: 'refresh token already used',
+  /** lib/helpers/grant_common.js: findAccount found no one for a refresh token. */
+  refreshTokenAccountNotFound: 'refresh token invalid (referenced account not found)',
+  /** lib/helpers/grant_source.js: the code read was already consumed; the grant is revoked. */
+  authorizationCodeConsumed: 'authorization code already consumed',
+  /** lib/helpers/grant_source.js: the code's grant no longer exists. */
+  grantNotFound: 'grant not found',
+  /** lib/helpers/resolve_resource.js: a token request resolving to several resources. */
+  singleResourceRequired: 'only a single resource indicator value must be requested/resolved during Access Token Request',
+} as const;
+
+/**
+ * lib/actions/authorization/client.js: the error_description of invalid_request for a client
+ * asking for a grant (device authorization) it is not allowed.
+ */
+export function isGrantNotAllowedForClient(description: unknown): boolean {
+  return typeof description === 'string' && description.endsWith('is not allowed for this client');
+}
+
+/** The errors oidc-provider re-renders the verification URI with (lib/helpers/re_render_errors.js; not exported). */
+export const RE_RENDER_ERROR_NAMES = ['NoCodeError', 'NotFoundError', 'ExpiredError', 'AlreadyUsedError', 'AbortedError'] as const;
+export type ReRenderErrorName = (typeof RE_RENDER_ERROR_NAMES)[number];
+
+/** Which re-render error `error` is, known by its name; undefined for any other error. */
+export function reRenderErrorName(error: Error): ReRenderErrorName | undefined {
+  return (RE_RENDER_ERROR_NAMES as readonly string[]).includes(error.name) ? (error.name as ReRenderErrorName) : undefined;
+}
+
+/** ReplayDetection's key for a JWT: sha256(iss || jti), base64url (lib/models/replay_detection.js). */
+export function replayDetectionKey(iss: string, jti: string): string {
+  return createHash('sha256').update(`${iss}${jti}`).digest('base64url');
+}
+
+/**
+ * oidc-provider compares client secrets in plaintext unless Client.prototype.compareClientSecret
+ * is replaced; lib/shared/client_auth.js awaits it with the presented secret.
+ */
+export function replaceClientSecretCheck(provider: Provider, check: (clientId: string, presented: string) => Promise<boolean>): void {
+  provider.Client.prototype.compareClientSecret = async function compareClientSecret(this: Client, presented: string) {
+    return check(this.clientId, presented);
+  };
+}
+
+type ClientFind = (clientId: string) => Promise<Client | undefined>;
+
+/**
+ * Replaces Client.find, which lib/shared/client_auth.js calls with the client_id a request names
+ * before it compares any secret or verifies any assertion. `wrap` gets the original.
+ */
+export function wrapClientFind(provider: Provider, wrap: (find: ClientFind) => ClientFind): void {
+  const Client = provider.Client;
+  Client.find = wrap(Client.find.bind(Client));
+}
+
+type CodeFind = (jti: string, options?: { ignoreExpiration?: boolean }) => Promise<AuthorizationCode | undefined>;
+
+/** Replaces AuthorizationCode.find, through which the token endpoint reads a presented code. */
+export function wrapAuthorizationCodeFind(provider: Provider, wrap: (find: CodeFind) => CodeFind): void {
+  const model = provider.AuthorizationCode;
+  const find = model.find.bind(model) as CodeFind;
+  (model as unknown as { find: CodeFind }).find = wrap(find);
+}
+
+type CodeConsume = (code: AuthorizationCode) => Promise<void>;
+
+/** Replaces AuthorizationCode.prototype.consume, called once a code exchange passed every check. */
+export function wrapAuthorizationCodeConsume(provider: Provider, wrap: (consume: CodeConsume) => CodeConsume): void {
+  const prototype = provider.AuthorizationCode.prototype;
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- called below with the code as `this`
+  const consume = prototype.consume;
+  const wrapped = wrap((code) => consume.call(code));
+  prototype.consume = async function consume(this: AuthorizationCode) {
+    return wrapped(this);
+  };
+}
+
+/** A grant revoked as oidc-provider's replay handling revokes it (lib/helpers/revoke.js). */
+export async function revokeGrantAsProvider(provider: Provider, grantId: string): Promise<void> {
+  await Promise.all([
+    provider.AccessToken.revokeByGrantId(grantId),
+    provider.RefreshToken.revokeByGrantId(grantId),
+    provider.AuthorizationCode.revokeByGrantId(grantId),
+    provider.Grant.adapter.destroy(grantId),
+  ]);
+}
