@@ -138,7 +138,8 @@ function hostProblem(hostname: string): string | null {
   return PLAIN_HOST.test(hostname) ? null : 'must have a host of letters, digits, hyphens and dots, or an IP address';
 }
 
-const WEB_LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost']);
+/** Loopback hosts where http is allowed for development (redirect URIs, CORS origins, API identifiers). */
+export const WEB_LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost']);
 const NATIVE_LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]']);
 /** Schemes that can run code or read local data; never a place to send a code to. */
 const FORBIDDEN_SCHEMES = new Set(['javascript:', 'vbscript:', 'data:', 'blob:', 'file:', 'about:', 'filesystem:']);

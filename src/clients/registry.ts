@@ -19,7 +19,7 @@ import {
   type ClientSpec,
   type TokenEndpointAuthMethod,
 } from './metadata.js';
-import { generateClientSecret, hashClientSecret } from './secrets.js';
+import { generateClientSecret, hashClientSecret, secretsValidAt } from './secrets.js';
 import { storedStrings } from './stored.js';
 
 export { RegistryError } from './errors.js';
@@ -109,10 +109,6 @@ async function storeNewSecret(tx: Tx, clientId: string): Promise<string> {
   return clientSecret;
 }
 
-function validSecrets(now: Date): Prisma.ClientSecretWhereInput {
-  return { OR: [{ expiresAt: null }, { expiresAt: { gt: now } }] };
-}
-
 async function readClient(tx: Tx | Db, clientId: string): Promise<ClientView> {
   const row = await tx.client.findUnique({ where: { id: clientId }, include: CLIENT_INCLUDE });
   if (!row) throw new RegistryError('not_found', `no client with client_id ${clientId}`);
@@ -194,7 +190,7 @@ export async function updateClient(prisma: Db, clientId: string, patch: ClientUp
     await writeClientApis(tx, clientId, spec, apiIds);
     let clientSecret: string | undefined;
     if (needsClientSecret(spec.token_endpoint_auth_method)) {
-      const valid = await tx.clientSecret.count({ where: { clientId, ...validSecrets(new Date()) } });
+      const valid = await tx.clientSecret.count({ where: { clientId, ...secretsValidAt(new Date()) } });
       if (valid === 0) clientSecret = await storeNewSecret(tx, clientId);
     } else {
       await tx.clientSecret.deleteMany({ where: { clientId } });
@@ -275,11 +271,11 @@ export async function rotateClientSecret(
     }
     const now = new Date();
     const retireAt = new Date(now.getTime() + overlapSeconds * 1000);
-    const previous = await tx.clientSecret.findMany({ where: { clientId, ...validSecrets(now) }, select: { expiresAt: true } });
+    const previous = await tx.clientSecret.findMany({ where: { clientId, ...secretsValidAt(now) }, select: { expiresAt: true } });
     // Expired rows are dead weight; valid ones are cut short to the overlap.
     await tx.clientSecret.deleteMany({ where: { clientId, expiresAt: { lte: now } } });
     await tx.clientSecret.updateMany({
-      where: { clientId, OR: [{ expiresAt: null }, { expiresAt: { gt: retireAt } }] },
+      where: { clientId, ...secretsValidAt(retireAt) },
       data: { expiresAt: retireAt },
     });
     const clientSecret = await storeNewSecret(tx, clientId);

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { getApi } from '../../clients/apis.js';
-import { AUTH_METHODS, GRANT_TYPES, PROFILES, type ClientInput } from '../../clients/metadata.js';
+import { AUTH_METHODS, GRANT_TYPES, PROFILES, type ClientInput, type ClientJwks } from '../../clients/metadata.js';
 import {
   createClient,
   deleteClient,
@@ -55,7 +55,7 @@ function metadataOptions(command: Command, forUpdate: boolean): Command {
     .option('--default-api <identifier>', 'API that tokens are for when a request names no resource (create: the only --api when there is one)');
 }
 
-function readJwksFile(file: string): { keys: Record<string, unknown>[] } {
+function readJwksFile(file: string): ClientJwks {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -63,7 +63,7 @@ function readJwksFile(file: string): { keys: Record<string, unknown>[] } {
     throw CliError.usage(`--jwks-file: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? 'unreadable'}`);
   }
   try {
-    return JSON.parse(text) as { keys: Record<string, unknown>[] };
+    return JSON.parse(text) as ClientJwks;
   } catch {
     throw CliError.usage(`--jwks-file: ${file} is not valid JSON`);
   }
