@@ -1,4 +1,5 @@
-// Clients as oidc-provider sees them: registry rows mapped to client metadata (RFC 7591 §2 names),
+// Clients as oidc-provider sees them: the client's spec (src/clients/metadata.ts, read from its
+// registry row by client-view.ts) mapped to client metadata (RFC 7591 §2 names),
 // plus Gatehouse's own metadata (`extraClientMetadata`, declared in src/oidc/services.ts):
 //   cors_origins   origins allowed to call token/introspection/revocation from a browser
 //   allowed_apis   { [api identifier]: { scopes, access_token_ttl } } the client may get tokens for
@@ -29,12 +30,12 @@ const allowedApiSchema = z.strictObject({
 });
 
 /** How each extra property must look once it reaches oidc-provider (validated there too). */
-export const extraClientMetadataSchemas: Record<ExtraClientMetadataKey, z.ZodType> = {
+export const extraClientMetadataSchemas = {
   cors_origins: z.array(z.string()),
   allowed_apis: z.record(z.string(), allowedApiSchema),
   default_api: z.string().optional(),
   first_party: z.boolean(),
-};
+} satisfies Record<ExtraClientMetadataKey, z.ZodType>;
 
 type AllowedApi = z.infer<typeof allowedApiSchema>;
 
@@ -46,10 +47,10 @@ export type GatehouseClientMetadata = {
 };
 
 const extrasSchema = z.object({
-  cors_origins: z.array(z.string()).default([]),
-  allowed_apis: z.record(z.string(), allowedApiSchema).default({}),
-  default_api: z.string().optional(),
-  first_party: z.boolean().default(false),
+  cors_origins: extraClientMetadataSchemas.cors_origins.default([]),
+  allowed_apis: extraClientMetadataSchemas.allowed_apis.default({}),
+  default_api: extraClientMetadataSchemas.default_api,
+  first_party: extraClientMetadataSchemas.first_party.default(false),
 });
 
 const extrasCache = new WeakMap<Client, GatehouseClientMetadata>();
