@@ -31,8 +31,9 @@ export type GrantType = (typeof GRANT_TYPES)[number];
  */
 export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'] as const;
 export type TokenEndpointAuthMethod = (typeof AUTH_METHODS)[number];
-const confidentialMethods = AUTH_METHODS.filter((method) => method !== 'none');
-const CONFIDENTIAL_AUTH_METHODS = `${confidentialMethods.slice(0, -1).join(', ')} or ${confidentialMethods.at(-1)}`;
+/** The methods a confidential client may use (RFC 6749 §2.3): every one but none. */
+export const CONFIDENTIAL_AUTH_METHODS = AUTH_METHODS.filter((method) => method !== 'none');
+const confidentialMethodList = `${CONFIDENTIAL_AUTH_METHODS.slice(0, -1).join(', ')} or ${CONFIDENTIAL_AUTH_METHODS.at(-1)}`;
 
 /** OpenID Connect scopes offered to clients that sign people in (Core §5.4, §11). */
 export const OIDC_SCOPES = ['openid', 'profile', 'email', 'offline_access'] as const;
@@ -362,7 +363,7 @@ function checkConsistency(spec: ClientSpec, ctx: z.core.$RefinementCtx<ClientSpe
     issue(['token_endpoint_auth_method'], `must be none for ${spec.profile} clients: a public client cannot keep a credential (RFC 6749 §2.1)`);
   }
   if (spec.type === 'confidential' && method === 'none') {
-    issue(['token_endpoint_auth_method'], `must be ${CONFIDENTIAL_AUTH_METHODS} for ${spec.profile} clients (confidential)`);
+    issue(['token_endpoint_auth_method'], `must be ${confidentialMethodList} for ${spec.profile} clients (confidential)`);
   }
   if (method === 'private_key_jwt' && !spec.jwks) issue(['jwks'], 'is required with token_endpoint_auth_method private_key_jwt');
   if (method !== 'private_key_jwt' && spec.jwks) issue(['jwks'], 'is only used with token_endpoint_auth_method private_key_jwt');
