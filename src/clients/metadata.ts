@@ -1,6 +1,7 @@
 // Client registry input: what an administrator may say about a client, validated on every write
-// (create and update). The input is small and profile-driven; `resolveClient` turns it into the
-// complete, consistent metadata the registry stores and oidc-provider later sees.
+// (create and update). The input is small and profile-driven; `clientInputSchema` turns it into
+// the complete, consistent metadata (ClientSpec, the one shape of a client) that the registry
+// stores and oidc-provider later sees.
 //
 // Profiles and their defaults:
 //   web      confidential  authorization_code + refresh_token   client_secret_basic
