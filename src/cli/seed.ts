@@ -6,8 +6,9 @@ import { z } from 'zod';
 import { passwordProblem } from '../accounts/passwords.js';
 import { createUser, emailSchema, getUserByEmail, setUserDisabled, updateUserProfile } from '../accounts/users.js';
 import { apiInputSchema, createApi, getApi, updateApi, type ApiPatch } from '../clients/apis.js';
-import { clientInputObject, clientInputSchema, type ClientSpec } from '../clients/metadata.js';
-import { clientIdSchema, createClient, getClient, setClientDisabled, updateClient, type ClientView } from '../clients/registry.js';
+import { specOfView, type ClientView } from '../clients/client-view.js';
+import { clientInputObject, clientInputSchema, settingsOf, type ClientSpec } from '../clients/metadata.js';
+import { clientIdSchema, createClient, getClient, setClientDisabled, updateClient } from '../clients/registry.js';
 import type { Db } from '../db/client.js';
 import { formatZodIssues } from '../util/validation.js';
 import type { AuditEvent } from '../audit/audit.js';
@@ -136,27 +137,10 @@ export type SeedResult = { changes: SeedChange[]; secrets: Record<string, string
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
-/** Registry view -> the spec fields a seed entry controls, in the spec's own shape. */
-function specOfView(view: ClientView): Omit<ClientSpec, 'type' | 'application_type' | 'response_types'> {
-  return {
-    name: view.client_name,
-    profile: view.profile,
-    grant_types: view.grant_types,
-    redirect_uris: view.redirect_uris,
-    post_logout_redirect_uris: view.post_logout_redirect_uris,
-    cors_origins: view.cors_origins,
-    apis: view.apis,
-    scope: view.scope,
-    token_endpoint_auth_method: view.token_endpoint_auth_method,
-    jwks: view.jwks,
-    first_party: view.first_party,
-    default_api: view.default_api,
-  };
-}
-
 function changedClientFields(spec: ClientSpec, view: ClientView): string[] {
-  const current = specOfView(view);
-  const wanted = { ...spec, apis: [...spec.apis].sort((a, b) => a.identifier.localeCompare(b.identifier)) };
+  // The fields a seed entry controls, in the spec's order; the view lists APIs by identifier.
+  const current = settingsOf(specOfView(view));
+  const wanted = settingsOf({ ...spec, apis: [...spec.apis].sort((a, b) => a.identifier.localeCompare(b.identifier)) });
   return (Object.keys(current) as (keyof typeof current)[]).filter((field) => !same(wanted[field], current[field]));
 }
 
@@ -214,8 +198,7 @@ export async function applySeed(
     if (fields.length && write) {
       const metadataChanged = fields.some((f) => f !== 'disabled');
       if (metadataChanged) {
-        const { type: _t, application_type: _a, response_types: _r, ...patch } = spec;
-        const updated = await updateClient(prisma, clientId, patch);
+        const updated = await updateClient(prisma, clientId, settingsOf(spec));
         if (updated.clientSecret) secrets[clientId] = updated.clientSecret;
       }
       if (fields.includes('disabled')) await setClientDisabled(prisma, clientId, Boolean(disabled));

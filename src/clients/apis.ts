@@ -6,15 +6,12 @@ import { z } from 'zod';
 import type { Db } from '../db/client.js';
 import { isUniqueViolation } from '../db/unique-violation.js';
 import { RegistryError } from './errors.js';
-import { NO_CONTROL_CHARACTERS, displayNameSchema, hasNoControlCharacters, scopeTokenSchema } from './metadata.js';
+import { NO_CONTROL_CHARACTERS, OIDC_SCOPES, WEB_LOOPBACK_HOSTS, displayNameSchema, hasNoControlCharacters, scopeTokenSchema } from './metadata.js';
 import { storedStrings } from './stored.js';
 import { MAX_TOKEN_TTL_SECONDS } from '../config.js';
 
-;
-
-/** Scope names OpenID Connect gives a meaning to; an API scope must not reuse them. */
-const RESERVED_SCOPES = new Set(['openid', 'profile', 'email', 'address', 'phone', 'offline_access']);
-const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost']);
+/** Scope names OpenID Connect gives a meaning to (Core §5.4, §11); an API scope must not reuse them. */
+const RESERVED_SCOPES = new Set<string>([...OIDC_SCOPES, 'address', 'phone']);
 /** urn:<NID>:<NSS> (RFC 8141 §2). A one-letter NID is accepted: RFC 8707 §2 asks only for an absolute URI (RFC 3986). */
 const URN = /^urn:[A-Za-z0-9][A-Za-z0-9-]{0,31}:\S+$/;
 
@@ -33,7 +30,7 @@ function apiIdentifierProblem(identifier: string): string | null {
   if (parsed.search) return 'must not contain a query (RFC 8707 §2)';
   if (parsed.username || parsed.password) return 'must not contain user information';
   if (parsed.protocol === 'https:') return null;
-  if (parsed.protocol === 'http:' && LOOPBACK_HOSTS.has(parsed.hostname)) return null;
+  if (parsed.protocol === 'http:' && WEB_LOOPBACK_HOSTS.has(parsed.hostname)) return null;
   return 'must use https (http only for loopback hosts), or be a URN';
 }
 

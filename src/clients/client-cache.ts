@@ -12,7 +12,7 @@
 import { createHash } from 'node:crypto';
 import type { Db } from '../db/client.js';
 import type { ClientLookup } from '../db/oidc-adapter.js';
-import { looksLikeClientSecret, verifyClientSecret } from './secrets.js';
+import { looksLikeClientSecret, secretsValidAt, verifyClientSecret } from './secrets.js';
 
 /** Enough for every client of a large deployment; beyond it the oldest entries go first. */
 const MAX_ENTRIES = 10_000;
@@ -67,7 +67,7 @@ export function cachedClientSecretCheck(prisma: Db, ttlSeconds: number, now = Da
     if (hit && hit.expiresAt > now()) return true;
     const at = now();
     const rows = await prisma.clientSecret.findMany({
-      where: { clientId, OR: [{ expiresAt: null }, { expiresAt: { gt: new Date(at) } }] },
+      where: { clientId, ...secretsValidAt(new Date(at)) },
       select: { hash: true, expiresAt: true },
     });
     const matched = rows.filter((r) => verifyClientSecret(presented, [r.hash]));

@@ -1,6 +1,7 @@
 // Client registry input: what an administrator may say about a client, validated on every write
-// (create and update). The input is small and profile-driven; `resolveClient` turns it into the
-// complete, consistent metadata the registry stores and oidc-provider later sees.
+// (create and update). The input is small and profile-driven; `clientInputSchema` turns it into
+// the complete, consistent metadata (ClientSpec, the one shape of a client) that the registry
+// stores and oidc-provider later sees.
 //
 // Profiles and their defaults:
 //   web      confidential  authorization_code + refresh_token   client_secret_basic
@@ -31,12 +32,16 @@ export type GrantType = (typeof GRANT_TYPES)[number];
  */
 export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'] as const;
 export type TokenEndpointAuthMethod = (typeof AUTH_METHODS)[number];
+/** The methods a confidential client may use (RFC 6749 §2.3): every one but none. */
+export const CONFIDENTIAL_AUTH_METHODS = AUTH_METHODS.filter((method) => method !== 'none');
+const confidentialMethodList = `${CONFIDENTIAL_AUTH_METHODS.slice(0, -1).join(', ')} or ${CONFIDENTIAL_AUTH_METHODS.at(-1)}`;
 
-const OIDC_SCOPES = ['openid', 'profile', 'email', 'offline_access'] as const;
+/** OpenID Connect scopes offered to clients that sign people in (Core §5.4, §11). */
+export const OIDC_SCOPES = ['openid', 'profile', 'email', 'offline_access'] as const;
 export type OidcScope = (typeof OIDC_SCOPES)[number];
 
 /** Asymmetric algorithms a private_key_jwt assertion may use (no HS*, no none: RFC 8725 §3.1). */
-const CLIENT_ASSERTION_ALGS = ['RS256', 'PS256', 'ES256', 'EdDSA'] as const;
+export const CLIENT_ASSERTION_ALGS = ['RS256', 'PS256', 'ES256', 'EdDSA'] as const;
 
 export type ClientType = 'confidential' | 'public';
 
@@ -135,7 +140,8 @@ function hostProblem(hostname: string): string | null {
   return PLAIN_HOST.test(hostname) ? null : 'must have a host of letters, digits, hyphens and dots, or an IP address';
 }
 
-const WEB_LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost']);
+/** Loopback hosts where http is allowed for development (redirect URIs, CORS origins, API identifiers). */
+export const WEB_LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost']);
 const NATIVE_LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]']);
 /** Schemes that can run code or read local data; never a place to send a code to. */
 const FORBIDDEN_SCHEMES = new Set(['javascript:', 'vbscript:', 'data:', 'blob:', 'file:', 'about:', 'filesystem:']);
@@ -237,6 +243,7 @@ const jwkSchema = z
 const jwksSchema = z.strictObject({
   keys: z.array(jwkSchema).min(1, 'must contain at least one key').max(10, 'must contain at most 10 keys'),
 });
+/** JWKs are checked member by member at runtime, so a key may be any JSON object. */
 export type ClientJwks = { keys: Record<string, unknown>[] };
 
 // ---------------------------------------------------------------------------
@@ -284,49 +291,39 @@ export const clientInputObject = z.strictObject({
     .max(GRANT_TYPES.length)
     .optional(),
 });
-/** JWKs are checked member by member at runtime, so callers may pass any JSON object as a key. */
-export type ClientInput = Omit<z.input<typeof clientInputObject>, 'jwks'> & { jwks?: { keys: Record<string, unknown>[] } };
+export type ClientInput = Omit<z.input<typeof clientInputObject>, 'jwks'> & { jwks?: ClientJwks };
 
-/** Complete, consistent client metadata: defaults applied, every cross-field rule checked. */
-export type ClientSpec = {
-  name: string;
-  profile: ClientProfile;
-  type: ClientType;
-  /** OpenID Connect Dynamic Registration §2; `native` turns on RFC 8252 §7.3 loopback port matching. */
-  application_type: 'web' | 'native';
-  grant_types: GrantType[];
-  response_types: 'code'[];
-  redirect_uris: string[];
-  post_logout_redirect_uris: string[];
-  cors_origins: string[];
-  apis: { identifier: string; scopes: string[] }[];
-  scope: OidcScope[];
-  token_endpoint_auth_method: TokenEndpointAuthMethod;
-  jwks: ClientJwks | null;
-  first_party: boolean;
-  default_api: string | null;
-};
+/** OpenID Connect Dynamic Registration §2; `native` turns on RFC 8252 §7.3 loopback port matching. */
+export function applicationTypeOf(profile: ClientProfile): 'web' | 'native' {
+  return profile === 'native' ? 'native' : 'web';
+}
 
-function resolveDefaults(input: z.output<typeof clientInputObject>): ClientSpec {
+/** Only the authorization code flow has a response type (RFC 9700 §2.1.2: no implicit, no hybrid). */
+export function responseTypesOf(grantTypes: readonly GrantType[]): 'code'[] {
+  return grantTypes.includes('authorization_code') ? ['code'] : [];
+}
+
+function resolveDefaults(input: z.output<typeof clientInputObject>) {
   const rules = PROFILE_RULES[input.profile];
-  const grantTypes = input.grant_types ?? [...rules.defaultGrantTypes];
+  const grantTypes: GrantType[] = input.grant_types ?? [...rules.defaultGrantTypes];
   const signsPeopleIn = rules.redirectRules !== 'none' || grantTypes.includes(DEVICE_CODE_GRANT);
   const defaultScope: OidcScope[] = signsPeopleIn
     ? ['openid', 'profile', 'email', ...(grantTypes.includes('refresh_token') ? (['offline_access'] as const) : [])]
     : [];
+  const defaultMethod: TokenEndpointAuthMethod = rules.type === 'public' ? 'none' : 'client_secret_basic';
   return {
     name: input.name,
     profile: input.profile,
     type: rules.type,
-    application_type: input.profile === 'native' ? 'native' : 'web',
+    application_type: applicationTypeOf(input.profile),
     grant_types: grantTypes,
-    response_types: grantTypes.includes('authorization_code') ? ['code'] : [],
+    response_types: responseTypesOf(grantTypes),
     redirect_uris: input.redirect_uris ?? [],
     post_logout_redirect_uris: input.post_logout_redirect_uris ?? [],
     cors_origins: input.cors_origins ?? [],
     apis: input.apis ?? [],
     scope: input.scope ?? defaultScope,
-    token_endpoint_auth_method: input.token_endpoint_auth_method ?? (rules.type === 'public' ? 'none' : 'client_secret_basic'),
+    token_endpoint_auth_method: input.token_endpoint_auth_method ?? defaultMethod,
     jwks: (input.jwks as ClientJwks | undefined) ?? null,
     first_party: input.first_party ?? false,
     default_api: input.default_api ?? null,
@@ -367,7 +364,7 @@ function checkConsistency(spec: ClientSpec, ctx: z.core.$RefinementCtx<ClientSpe
     issue(['token_endpoint_auth_method'], `must be none for ${spec.profile} clients: a public client cannot keep a credential (RFC 6749 §2.1)`);
   }
   if (spec.type === 'confidential' && method === 'none') {
-    issue(['token_endpoint_auth_method'], `must be client_secret_basic, client_secret_post or private_key_jwt for ${spec.profile} clients (confidential)`);
+    issue(['token_endpoint_auth_method'], `must be ${confidentialMethodList} for ${spec.profile} clients (confidential)`);
   }
   if (method === 'private_key_jwt' && !spec.jwks) issue(['jwks'], 'is required with token_endpoint_auth_method private_key_jwt');
   if (method !== 'private_key_jwt' && spec.jwks) issue(['jwks'], 'is only used with token_endpoint_auth_method private_key_jwt');
@@ -420,8 +417,27 @@ function checkConsistency(spec: ClientSpec, ctx: z.core.$RefinementCtx<ClientSpe
   }
 }
 
+const resolvedClientSchema = clientInputObject.transform(resolveDefaults);
+
+/**
+ * Complete, consistent client metadata: defaults applied, every cross-field rule checked. The one
+ * shape of a client; the registry's view (client-view.ts) and oidc-provider's metadata
+ * (provider-metadata.ts) are derived from it.
+ */
+export type ClientSpec = z.output<typeof resolvedClientSchema>;
+
 /** Registry input -> complete client metadata. Every problem is reported with its field path. */
-export const clientInputSchema = clientInputObject.transform(resolveDefaults).superRefine(checkConsistency);
+export const clientInputSchema = resolvedClientSchema.superRefine(checkConsistency);
+
+/** Spec fields that follow from the others (profile, grant types) and are never set directly. */
+type DerivedField = 'type' | 'application_type' | 'response_types';
+/** What an administrator sets: the spec without its derived fields, in the spec's order. */
+export type ClientSettings = Omit<ClientSpec, DerivedField>;
+
+export function settingsOf(spec: ClientSpec): ClientSettings {
+  const { type: _type, application_type: _applicationType, response_types: _responseTypes, ...settings } = spec;
+  return settings;
+}
 
 /** Profile-derived fields, re-derived when an update changes the profile without naming them. */
 export const PROFILE_DERIVED_FIELDS = ['grant_types', 'token_endpoint_auth_method', 'scope'] as const;

@@ -1,4 +1,5 @@
-// Clients as oidc-provider sees them: registry rows mapped to client metadata (RFC 7591 §2 names),
+// Clients as oidc-provider sees them: the client's spec (src/clients/metadata.ts, read from its
+// registry row by client-view.ts) mapped to client metadata (RFC 7591 §2 names),
 // plus Gatehouse's own metadata (`extraClientMetadata`, declared in src/oidc/services.ts):
 //   cors_origins   origins allowed to call token/introspection/revocation from a browser
 //   allowed_apis   { [api identifier]: { scopes, access_token_ttl } } the client may get tokens for
@@ -16,8 +17,9 @@ import type { AdapterPayload, Client } from 'oidc-provider';
 import { z } from 'zod';
 import type { Db } from '../db/client.js';
 import type { ClientLookup } from '../db/oidc-adapter.js';
-import { needsClientSecret, type TokenEndpointAuthMethod } from './metadata.js';
-import { storedJwks, storedStrings } from './stored.js';
+import { specOfRow } from './client-view.js';
+import { needsClientSecret, type ClientSpec } from './metadata.js';
+import { storedStrings } from './stored.js';
 
 export const EXTRA_CLIENT_METADATA = ['cors_origins', 'allowed_apis', 'default_api', 'first_party'] as const;
 export type ExtraClientMetadataKey = (typeof EXTRA_CLIENT_METADATA)[number];
@@ -28,12 +30,12 @@ const allowedApiSchema = z.strictObject({
 });
 
 /** How each extra property must look once it reaches oidc-provider (validated there too). */
-export const extraClientMetadataSchemas: Record<ExtraClientMetadataKey, z.ZodType> = {
+export const extraClientMetadataSchemas = {
   cors_origins: z.array(z.string()),
   allowed_apis: z.record(z.string(), allowedApiSchema),
   default_api: z.string().optional(),
   first_party: z.boolean(),
-};
+} satisfies Record<ExtraClientMetadataKey, z.ZodType>;
 
 type AllowedApi = z.infer<typeof allowedApiSchema>;
 
@@ -45,10 +47,10 @@ export type GatehouseClientMetadata = {
 };
 
 const extrasSchema = z.object({
-  cors_origins: z.array(z.string()).default([]),
-  allowed_apis: z.record(z.string(), allowedApiSchema).default({}),
-  default_api: z.string().optional(),
-  first_party: z.boolean().default(false),
+  cors_origins: extraClientMetadataSchemas.cors_origins.default([]),
+  allowed_apis: extraClientMetadataSchemas.allowed_apis.default({}),
+  default_api: extraClientMetadataSchemas.default_api,
+  first_party: extraClientMetadataSchemas.first_party.default(false),
 });
 
 const extrasCache = new WeakMap<Client, GatehouseClientMetadata>();
@@ -74,6 +76,43 @@ export function gatehouseMetadataOf(client: Client): GatehouseClientMetadata {
   return metadata;
 }
 
+/** What the registry knows of each API a client names: the scopes it still offers, its token lifetime. */
+type ApiOffer = { scopes: ReadonlySet<string>; accessTokenTtl: number };
+
+/**
+ * Spec -> oidc-provider client metadata. `clientSecret` stands in for the secret oidc-provider's
+ * schema requires of secret-based methods (see clientMetadataLookup).
+ */
+function providerMetadataOf(clientId: string, spec: ClientSpec, offers: ReadonlyMap<string, ApiOffer>, clientSecret: string): AdapterPayload {
+  const allowedApis: Record<string, AllowedApi> = {};
+  for (const grant of spec.apis) {
+    const offer = offers.get(grant.identifier)!;
+    // A client keeps only scopes the API still offers.
+    allowedApis[grant.identifier] = { scopes: grant.scopes.filter((s) => offer.scopes.has(s)), access_token_ttl: offer.accessTokenTtl };
+  }
+  const method = spec.token_endpoint_auth_method;
+  return {
+    client_id: clientId,
+    client_name: spec.name,
+    application_type: spec.application_type,
+    grant_types: spec.grant_types,
+    response_types: spec.response_types,
+    redirect_uris: spec.redirect_uris,
+    post_logout_redirect_uris: spec.post_logout_redirect_uris,
+    token_endpoint_auth_method: method,
+    // oidc-provider refuses an empty string; a client without OpenID Connect scopes (a
+    // service) has none to allow, and its API scopes are checked in services.ts.
+    ...(spec.scope.length ? { scope: spec.scope.join(' ') } : {}),
+    id_token_signed_response_alg: 'RS256',
+    cors_origins: spec.cors_origins,
+    allowed_apis: allowedApis,
+    first_party: spec.first_party,
+    ...(spec.default_api !== null ? { default_api: spec.default_api } : {}),
+    ...(needsClientSecret(method) ? { client_secret: clientSecret } : {}),
+    ...(method === 'private_key_jwt' && spec.jwks ? { jwks: spec.jwks } : {}),
+  };
+}
+
 /**
  * Returns oidc-provider client metadata for an enabled client, or undefined for an unknown or
  * disabled one (which oidc-provider answers with invalid_client, RFC 6749 §5.2).
@@ -92,41 +131,12 @@ export function clientMetadataLookup(prisma: Db): ClientLookup {
       include: { apis: { include: { api: true } }, defaultApi: { select: { identifier: true } } },
     });
     if (!row || row.disabled) return undefined;
-
-    const where = `client ${row.id}`;
-    const method = row.tokenEndpointAuthMethod as TokenEndpointAuthMethod;
-    const grantTypes = storedStrings(row.grantTypes, `grant types of ${where}`);
-    const allowedApis: Record<string, AllowedApi> = {};
-    for (const grant of row.apis) {
-      // A client keeps only scopes the API still offers.
-      const offered = new Set(storedStrings(grant.api.scopes, `scopes of API ${grant.api.identifier}`));
-      allowedApis[grant.api.identifier] = {
-        scopes: storedStrings(grant.scopes, `API scopes of ${where}`).filter((s) => offered.has(s)),
-        access_token_ttl: grant.api.accessTokenTtl,
-      };
-    }
-    const jwks = storedJwks(row.jwks, `JWKS of ${where}`);
-
-    const metadata: AdapterPayload = {
-      client_id: row.id,
-      client_name: row.name,
-      application_type: row.profile === 'native' ? 'native' : 'web',
-      grant_types: grantTypes,
-      response_types: grantTypes.includes('authorization_code') ? ['code'] : [],
-      redirect_uris: storedStrings(row.redirectUris, `redirect URIs of ${where}`),
-      post_logout_redirect_uris: storedStrings(row.postLogoutRedirectUris, `post-logout redirect URIs of ${where}`),
-      token_endpoint_auth_method: method,
-      // oidc-provider refuses an empty string; a client without OpenID Connect scopes (a
-      // service) has none to allow, and its API scopes are checked in services.ts.
-      ...(row.scope ? { scope: row.scope } : {}),
-      id_token_signed_response_alg: 'RS256',
-      cors_origins: storedStrings(row.corsOrigins, `CORS origins of ${where}`),
-      allowed_apis: allowedApis,
-      first_party: row.firstParty,
-      ...(row.defaultApi ? { default_api: row.defaultApi.identifier } : {}),
-      ...(needsClientSecret(method) ? { client_secret: unusableSecret } : {}),
-      ...(method === 'private_key_jwt' && jwks ? { jwks: jwks } : {}),
-    };
-    return metadata;
+    const offers = new Map(
+      row.apis.map(({ api }) => [
+        api.identifier,
+        { scopes: new Set(storedStrings(api.scopes, `scopes of API ${api.identifier}`)), accessTokenTtl: api.accessTokenTtl },
+      ]),
+    );
+    return providerMetadataOf(row.id, specOfRow(row), offers, unusableSecret);
   };
 }

@@ -7,49 +7,25 @@ import { z } from 'zod';
 import type { Db } from '../db/client.js';
 import { Prisma } from '../db/generated/sqlite/client.js';
 import { RegistryError } from './errors.js';
+import { specOfRow, specOfView, viewOf, type ClientView } from './client-view.js';
 import {
   PROFILE_DERIVED_FIELDS,
   clientInputObject,
   clientInputSchema,
   needsClientSecret,
+  settingsOf,
   type ClientInput,
   type ClientJwks,
-  type ClientProfile,
   type ClientSpec,
-  type ClientType,
-  type GrantType,
-  type OidcScope,
   type TokenEndpointAuthMethod,
 } from './metadata.js';
-import { generateClientSecret, hashClientSecret } from './secrets.js';
-import { storedJwks, storedStrings } from './stored.js';
+import { generateClientSecret, hashClientSecret, secretsValidAt } from './secrets.js';
+import { storedStrings } from './stored.js';
 
 export { RegistryError } from './errors.js';
+export type { ClientView } from './client-view.js';
 
 type Tx = Prisma.TransactionClient;
-
-export type ClientView = {
-  client_id: string;
-  client_name: string;
-  profile: ClientProfile;
-  type: ClientType;
-  grant_types: GrantType[];
-  redirect_uris: string[];
-  post_logout_redirect_uris: string[];
-  cors_origins: string[];
-  apis: { identifier: string; scopes: string[] }[];
-  scope: OidcScope[];
-  token_endpoint_auth_method: TokenEndpointAuthMethod;
-  /** Public keys for private_key_jwt; null for other methods. */
-  jwks: ClientJwks | null;
-  first_party: boolean;
-  disabled: boolean;
-  default_api: string | null;
-  /** When each stored secret was made and when it stops working (never the secret or its hash). */
-  client_secrets: { created_at: string; expires_at: string | null }[];
-  created_at: string;
-  updated_at: string;
-};
 
 export type CreatedClient = { client: ClientView; clientSecret?: string };
 
@@ -64,34 +40,14 @@ const CLIENT_INCLUDE = {
 
 type ClientRow = Prisma.ClientGetPayload<{ include: typeof CLIENT_INCLUDE }>;
 
-function iso(date: Date | null): string | null {
-  return date ? date.toISOString() : null;
-}
-
 function toView(row: ClientRow): ClientView {
-  const where = `client ${row.id}`;
-  return {
+  return viewOf(specOfRow(row), {
     client_id: row.id,
-    client_name: row.name,
-    profile: row.profile as ClientProfile,
-    type: row.type as ClientType,
-    grant_types: storedStrings(row.grantTypes, `grant types of ${where}`) as GrantType[],
-    redirect_uris: storedStrings(row.redirectUris, `redirect URIs of ${where}`),
-    post_logout_redirect_uris: storedStrings(row.postLogoutRedirectUris, `post-logout redirect URIs of ${where}`),
-    cors_origins: storedStrings(row.corsOrigins, `CORS origins of ${where}`),
-    apis: row.apis
-      .map((grant) => ({ identifier: grant.api.identifier, scopes: storedStrings(grant.scopes, `API scopes of ${where}`) }))
-      .sort((a, b) => a.identifier.localeCompare(b.identifier)),
-    scope: (row.scope ? row.scope.split(' ') : []) as OidcScope[],
-    token_endpoint_auth_method: row.tokenEndpointAuthMethod as TokenEndpointAuthMethod,
-    jwks: storedJwks(row.jwks, `JWKS of ${where}`),
-    first_party: row.firstParty,
     disabled: row.disabled,
-    default_api: row.defaultApi?.identifier ?? null,
-    client_secrets: row.secrets.map((s) => ({ created_at: s.createdAt.toISOString(), expires_at: iso(s.expiresAt) })),
+    client_secrets: row.secrets.map((s) => ({ created_at: s.createdAt.toISOString(), expires_at: s.expiresAt?.toISOString() ?? null })),
     created_at: row.createdAt.toISOString(),
     updated_at: row.updatedAt.toISOString(),
-  };
+  });
 }
 
 /** Validates the input completely; every problem is reported, each naming its field. */
@@ -153,10 +109,6 @@ async function storeNewSecret(tx: Tx, clientId: string): Promise<string> {
   return clientSecret;
 }
 
-function validSecrets(now: Date): Prisma.ClientSecretWhereInput {
-  return { OR: [{ expiresAt: null }, { expiresAt: { gt: now } }] };
-}
-
 async function readClient(tx: Tx | Db, clientId: string): Promise<ClientView> {
   const row = await tx.client.findUnique({ where: { id: clientId }, include: CLIENT_INCLUDE });
   if (!row) throw new RegistryError('not_found', `no client with client_id ${clientId}`);
@@ -203,25 +155,7 @@ const clientUpdateSchema = clientInputObject.partial().extend({
   default_api: clientInputObject.shape.default_api.unwrap().nullable().optional(),
   jwks: clientInputObject.shape.jwks.unwrap().nullable().optional(),
 });
-export type ClientUpdate = Omit<z.input<typeof clientUpdateSchema>, 'jwks'> & { jwks?: { keys: Record<string, unknown>[] } | null };
-
-/** The stored client as registry input, so that an update is validated as a whole. */
-function inputOf(view: ClientView): Record<string, unknown> {
-  return {
-    name: view.client_name,
-    profile: view.profile,
-    redirect_uris: view.redirect_uris,
-    post_logout_redirect_uris: view.post_logout_redirect_uris,
-    cors_origins: view.cors_origins,
-    apis: view.apis,
-    scope: view.scope,
-    token_endpoint_auth_method: view.token_endpoint_auth_method,
-    ...(view.jwks ? { jwks: view.jwks } : {}),
-    first_party: view.first_party,
-    ...(view.default_api ? { default_api: view.default_api } : {}),
-    grant_types: view.grant_types,
-  };
-}
+export type ClientUpdate = Omit<z.input<typeof clientUpdateSchema>, 'jwks'> & { jwks?: ClientJwks | null };
 
 /**
  * Applies a partial update and re-validates the whole client. Changing the profile re-derives
@@ -235,7 +169,11 @@ export async function updateClient(prisma: Db, clientId: string, patch: ClientUp
   const changes = parsedPatch.data;
   return prisma.$transaction(async (tx) => {
     const current = await readClient(tx, clientId);
-    const merged: Record<string, unknown> = inputOf(current);
+    // The stored client as registry input (an absent field, not null), so that the update is
+    // validated as a whole.
+    const merged: Record<string, unknown> = Object.fromEntries(
+      Object.entries(settingsOf(specOfView(current))).filter(([, value]) => value !== null),
+    );
     if (changes.profile !== undefined && changes.profile !== current.profile) {
       for (const field of PROFILE_DERIVED_FIELDS) delete merged[field];
     }
@@ -252,7 +190,7 @@ export async function updateClient(prisma: Db, clientId: string, patch: ClientUp
     await writeClientApis(tx, clientId, spec, apiIds);
     let clientSecret: string | undefined;
     if (needsClientSecret(spec.token_endpoint_auth_method)) {
-      const valid = await tx.clientSecret.count({ where: { clientId, ...validSecrets(new Date()) } });
+      const valid = await tx.clientSecret.count({ where: { clientId, ...secretsValidAt(new Date()) } });
       if (valid === 0) clientSecret = await storeNewSecret(tx, clientId);
     } else {
       await tx.clientSecret.deleteMany({ where: { clientId } });
@@ -333,11 +271,11 @@ export async function rotateClientSecret(
     }
     const now = new Date();
     const retireAt = new Date(now.getTime() + overlapSeconds * 1000);
-    const previous = await tx.clientSecret.findMany({ where: { clientId, ...validSecrets(now) }, select: { expiresAt: true } });
+    const previous = await tx.clientSecret.findMany({ where: { clientId, ...secretsValidAt(now) }, select: { expiresAt: true } });
     // Expired rows are dead weight; valid ones are cut short to the overlap.
     await tx.clientSecret.deleteMany({ where: { clientId, expiresAt: { lte: now } } });
     await tx.clientSecret.updateMany({
-      where: { clientId, OR: [{ expiresAt: null }, { expiresAt: { gt: retireAt } }] },
+      where: { clientId, ...secretsValidAt(retireAt) },
       data: { expiresAt: retireAt },
     });
     const clientSecret = await storeNewSecret(tx, clientId);

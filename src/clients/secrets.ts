@@ -9,10 +9,11 @@
 // (OWASP Password Storage Cheat Sheet and NIST SP 800-63B §5.1.1.2 target memorised secrets; for
 // random tokens a fast cryptographic hash is the standard practice.)
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Prisma } from '../db/generated/sqlite/client.js';
 
 /** Recognisable in logs, config files and secret scanners. */
 const CLIENT_SECRET_PREFIX = 'ghs_';
-/** 32 bytes = 256 bits of randomness (security checklist item 17). */
+/** 32 bytes = 256 bits of randomness. */
 const CLIENT_SECRET_BYTES = 32;
 /** The one hash scheme: `sha256$<base64url digest>`. */
 const SECRET_HASH_SCHEME = 'sha256';
@@ -54,4 +55,9 @@ export function verifyClientSecret(presented: string, storedHashes: readonly str
 /** Cheap shape check used before any database work: our secrets have one exact form. */
 export function looksLikeClientSecret(value: string): boolean {
   return SECRET_SHAPE.test(value);
+}
+
+/** Stored secrets that still work at `at` (a secret without expiry works until rotated away). */
+export function secretsValidAt(at: Date): Prisma.ClientSecretWhereInput {
+  return { OR: [{ expiresAt: null }, { expiresAt: { gt: at } }] };
 }

@@ -2,6 +2,7 @@
 // configuration below, then each feature's configuration, listeners and middleware.
 import Provider from 'oidc-provider';
 import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
+import { CLIENT_ASSERTION_ALGS } from '../clients/metadata.js';
 import { issuerIsHttps, type GatehouseConfig } from '../config.js';
 import type { Db } from '../db/client.js';
 import { createOidcAdapter, type ClientLookup } from '../db/oidc-adapter.js';
@@ -42,8 +43,8 @@ export function coreFeature(deps: CoreDependencies): Feature {
       introspectionSigningAlgValues: ['RS256'],
       authorizationSigningAlgValues: ['RS256'],
       // Client secrets are stored hashed, so HMAC algorithms keyed by them cannot work.
-      clientAuthSigningAlgValues: ['RS256', 'PS256', 'ES256', 'EdDSA'],
-      requestObjectSigningAlgValues: ['RS256', 'PS256', 'ES256', 'EdDSA'],
+      clientAuthSigningAlgValues: [...CLIENT_ASSERTION_ALGS],
+      requestObjectSigningAlgValues: [...CLIENT_ASSERTION_ALGS],
     },
     clientDefaults: {
       id_token_signed_response_alg: 'RS256',

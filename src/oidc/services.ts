@@ -17,6 +17,7 @@ import type Provider from 'oidc-provider';
 import type { Client, Configuration, KoaContextWithOIDC } from 'oidc-provider';
 import { registeredCorsOrigins } from '../clients/registry.js';
 import { cachedClientSecretCheck } from '../clients/client-cache.js';
+import { AUTH_METHODS } from '../clients/metadata.js';
 import { EXTRA_CLIENT_METADATA, extraClientMetadataSchemas, gatehouseMetadataOf, type ExtraClientMetadataKey } from '../clients/provider-metadata.js';
 import type { AuditEvent } from '../audit/audit.js';
 import type { FeatureDependencies } from './feature.js';
@@ -98,8 +99,8 @@ function tokenLifetime(defaultSeconds: number) {
 export function servicesConfiguration(deps: FeatureDependencies): Partial<Configuration> {
   const { config } = deps;
   return {
-    // client_secret_jwt is left out: secrets are stored hashed and cannot key an HMAC.
-    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
+    // client_secret_jwt is left out (src/clients/metadata.ts): secrets are stored hashed and cannot key an HMAC.
+    clientAuthMethods: [...AUTH_METHODS],
     // RFC 9700 §2.1 / OAuth 2.1: redirect_uri is always sent and always matched exactly.
     allowOmittingSingleRegisteredRedirectUri: false,
     extraClientMetadata: {

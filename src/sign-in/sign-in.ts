@@ -7,13 +7,11 @@ import type { Middleware } from 'koa';
 import type { Configuration, FindAccount, KoaContextWithOIDC } from 'oidc-provider';
 import { claimsOf, SCOPE_CLAIMS } from '../accounts/claims.js';
 import { getUserById } from '../accounts/users.js';
+import { OIDC_SCOPES } from '../clients/metadata.js';
 import { allowFormTarget } from '../pages/form-targets.js';
 import { logoutPages } from './logout.js';
 import type { FeatureDependencies } from '../oidc/feature.js';
 import { loadRememberedGrant } from './remembered-consent.js';
-
-/** OpenID Connect scopes offered to clients that sign people in (Core §5.4, §11). */
-const SIGN_IN_SCOPES = ['openid', 'profile', 'email', 'offline_access'] as const;
 
 /**
  * The `sub` is the user's opaque id (Core §2: locally unique, never reassigned). A disabled
@@ -43,7 +41,7 @@ export function signInConfiguration({ prisma }: FeatureDependencies): Partial<Co
       email: [...SCOPE_CLAIMS.email],
     },
     // offline_access (Core §11) is what lets refresh-tokens.ts issue a refresh token.
-    scopes: [...SIGN_IN_SCOPES],
+    scopes: [...OIDC_SCOPES],
     loadExistingGrant: loadRememberedGrant(prisma),
     // Signing out revokes the session's tokens (those without offline_access) but keeps the
     // grant: it is the record of the person's consent (remembered-consent.ts). Elsewhere

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { getApi } from '../../clients/apis.js';
-import { AUTH_METHODS, GRANT_TYPES, PROFILES, type ClientInput } from '../../clients/metadata.js';
+import { CONFIDENTIAL_AUTH_METHODS, GRANT_TYPES, PROFILES, type ClientInput, type ClientJwks } from '../../clients/metadata.js';
 import {
   createClient,
   deleteClient,
@@ -49,13 +49,13 @@ function metadataOptions(command: Command, forUpdate: boolean): Command {
     .option('--api <identifier[=scope,scope]>', `API the client may get tokens for, with the scopes it may ask (all when omitted), repeatable${replaces}`, collect)
     .option('--scope <scope>', `OpenID Connect scope the client may ask for, repeatable${replaces}`, collect)
     .addOption(new Option('--grant-type <grant>', `grant type, repeatable (default: the profile's)${replaces}`).choices([...GRANT_TYPES]).argParser(collect))
-    .addOption(new Option('--auth-method <method>', 'token endpoint authentication method (default: the profile\'s)').choices(AUTH_METHODS.filter((m) => m !== 'none')))
+    .addOption(new Option('--auth-method <method>', 'token endpoint authentication method (default: the profile\'s)').choices([...CONFIDENTIAL_AUTH_METHODS]))
     .option('--jwks-file <file>', 'JSON Web Key Set file with the public keys for private_key_jwt')
     .option('--first-party', 'a first-party app: consent is not asked for OpenID Connect scopes')
     .option('--default-api <identifier>', 'API that tokens are for when a request names no resource (create: the only --api when there is one)');
 }
 
-function readJwksFile(file: string): { keys: Record<string, unknown>[] } {
+function readJwksFile(file: string): ClientJwks {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -63,7 +63,7 @@ function readJwksFile(file: string): { keys: Record<string, unknown>[] } {
     throw CliError.usage(`--jwks-file: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? 'unreadable'}`);
   }
   try {
-    return JSON.parse(text) as { keys: Record<string, unknown>[] };
+    return JSON.parse(text) as ClientJwks;
   } catch {
     throw CliError.usage(`--jwks-file: ${file} is not valid JSON`);
   }
