@@ -4,7 +4,7 @@
 import { PROVIDERS } from '../support/databases.js';
 import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import { TestBrowser, authorizationUrl, expectPage, pkcePair, registerClient, registerUser, signIn, type TestClient } from '../support/signin.js';
-import { postForm } from '../services/helpers.js';
+import { postForm } from '../support/oauth-http.js';
 
 const WRONG_PASSWORDS = 6;
 /** Longer than any client_id (200), so it is refused unseen and its first 200 characters are audited. */

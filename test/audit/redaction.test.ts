@@ -26,7 +26,8 @@ import {
   tokenRequest,
   userinfo,
 } from '../support/signin.js';
-import { assertionKey, basicAuth, clientAssertion, endpoints, JWT_BEARER, postForm } from '../services/helpers.js';
+import { assertionKey, clientAssertion, JWT_BEARER } from '../support/client-assertion.js';
+import { basicAuth, endpoints, postForm } from '../support/oauth-http.js';
 
 const ORDERS = 'https://api.example.com/orders';
 

@@ -6,7 +6,7 @@ import { randomInt } from 'node:crypto';
 import { PROVIDERS, type Provider } from '../support/databases.js';
 import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import { TestBrowser, auditRows, expectPage, formWithAction, type Landing } from '../support/signin.js';
-import { enterCode, inputValue, registerDeviceClient, startDeviceAuthorization, textOf } from './helpers.js';
+import { enterCode, inputValue, registerDeviceClient, startDeviceAuthorization, textOf } from '../support/device-flow.js';
 
 const ALPHABET = 'BCDFGHJKLMNPQRSTVWXZ';
 /** A well-formed code that no device was given (the odds of a clash are 1 in 2.6·10^10). */

@@ -28,7 +28,7 @@ import {
   registerDeviceClient,
   startDeviceAuthorization,
   textOf,
-} from './helpers.js';
+} from '../support/device-flow.js';
 
 describe.each(PROVIDERS)('device authorization grant on %s', (provider) => {
   let gh: TestGatehouse;

@@ -4,7 +4,7 @@
 import { PROVIDERS } from '../support/databases.js';
 import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import { TestBrowser, expectPage, registerUser } from '../support/signin.js';
-import { decide, enterCode, pollOnce, reachConfirmation, registerDeviceClient, startDeviceAuthorization, textOf } from './helpers.js';
+import { decide, enterCode, pollOnce, reachConfirmation, registerDeviceClient, startDeviceAuthorization, textOf } from '../support/device-flow.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

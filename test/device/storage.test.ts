@@ -5,7 +5,7 @@ import { createOidcAdapter } from '../../src/db/oidc-adapter.js';
 import { EXPIRED_DEVICE_CODE_RETENTION_SECONDS, sweepExpiredArtifacts } from '../../src/db/sweeper.js';
 import { PROVIDERS } from '../support/databases.js';
 import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
-import { registerDeviceClient, startDeviceAuthorization } from './helpers.js';
+import { registerDeviceClient, startDeviceAuthorization } from '../support/device-flow.js';
 import { replayRefusal } from '../../src/oidc/replay-refusal.js';
 
 describe.each(PROVIDERS)('device code storage on %s', (provider) => {

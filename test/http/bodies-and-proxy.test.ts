@@ -5,7 +5,7 @@ import { createClient } from '../../src/clients/registry.js';
 import { PROVIDERS } from '../support/databases.js';
 import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import { auditRows, authorizationUrl, expectPage, formWithAction, pkcePair, registerClient, TestBrowser } from '../support/signin.js';
-import { basicAuth } from '../services/helpers.js';
+import { basicAuth } from '../support/oauth-http.js';
 
 const STACK_TRACE = /at .*\.(ts|js):\d+|Error:/;
 

@@ -1,7 +1,7 @@
 // Control characters in parameters are refused at the boundary (src/http/control-characters.ts)
 // with 400 in the endpoint's own format: PostgreSQL refuses NUL in text, and such a value used
 // to reach a query and answer 500 with a stack trace in the log.
-import { basicAuth, postForm, type OAuthResponse } from '../services/helpers.js';
+import { basicAuth, postForm, type OAuthResponse } from '../support/oauth-http.js';
 import { PROVIDERS } from '../support/databases.js';
 import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import {

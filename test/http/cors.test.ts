@@ -5,7 +5,8 @@ import { createClient } from '../../src/clients/registry.js';
 import { PROVIDERS } from '../support/databases.js';
 import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import { registerUser } from '../support/signin.js';
-import { basicAuth, mintUserTokens, postForm } from '../services/helpers.js';
+import { basicAuth, postForm } from '../support/oauth-http.js';
+import { mintUserTokens } from '../support/user-tokens.js';
 
 const APP_ORIGIN = 'https://app.example.com';
 const OTHER_ORIGIN = 'https://other-app.example.com';

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { PROVIDERS } from '../support/databases.js';
 import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import { authorizationUrl, formWithAction, htmlUnescape, pkcePair, registerClient } from '../support/signin.js';
-import { registerDeviceClient } from '../device/helpers.js';
+import { registerDeviceClient } from '../support/device-flow.js';
 
 type RawResponse = { status: number; headers: Record<string, string | string[] | undefined>; body: string };
 

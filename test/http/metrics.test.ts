@@ -17,7 +17,7 @@ import {
   TestBrowser,
   tokenRequest,
 } from '../support/signin.js';
-import { basicAuth, endpoints, postForm } from '../services/helpers.js';
+import { basicAuth, endpoints, postForm } from '../support/oauth-http.js';
 
 const ORDERS = 'https://api.example.com/orders';
 

@@ -7,7 +7,7 @@ import { createClient } from '../../src/clients/registry.js';
 import { PROVIDERS, type Provider } from '../support/databases.js';
 import { freePort, startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import { TestBrowser, expectPage, formWithAction } from '../support/signin.js';
-import { registerDeviceClient, startDeviceAuthorization, textOf } from '../device/helpers.js';
+import { registerDeviceClient, startDeviceAuthorization, textOf } from '../support/device-flow.js';
 
 const ALPHABET = 'BCDFGHJKLMNPQRSTVWXZ';
 function unknownCode(): string {

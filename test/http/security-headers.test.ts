@@ -7,7 +7,7 @@ import { CookieJar } from '../support/cookie-jar.js';
 import { PROVIDERS } from '../support/databases.js';
 import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import { authorizationUrl, authorizeAndSignIn, expectRedirect, pkcePair, registerClient, registerUser, TestBrowser } from '../support/signin.js';
-import { basicAuth } from '../services/helpers.js';
+import { basicAuth } from '../support/oauth-http.js';
 
 const ORDERS = 'https://api.example.com/orders';
 const APP_ORIGIN = 'https://app.example.com';

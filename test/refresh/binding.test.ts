@@ -6,7 +6,7 @@ import { setClientDisabled } from '../../src/clients/registry.js';
 import { PROVIDERS } from '../support/databases.js';
 import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import { auditRows, registerClient, registerUser, userinfo, type TestClient } from '../support/signin.js';
-import { OFFLINE_SCOPE, introspect, refresh, signInOffline } from './helpers.js';
+import { OFFLINE_SCOPE, introspect, refresh, signInOffline } from '../support/refresh.js';
 
 describe.each(PROVIDERS)('refresh token binding on %s', (provider) => {
   let gh: TestGatehouse;

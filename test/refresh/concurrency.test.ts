@@ -12,7 +12,7 @@ import { PROVIDERS } from '../support/databases.js';
 import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import { auditRows, registerClient, registerUser, type TestClient } from '../support/signin.js';
 import type { TokenResponse } from '../support/signin.js';
-import { introspect, refresh, signInOffline, storedGrant } from './helpers.js';
+import { introspect, refresh, signInOffline, storedGrant } from '../support/refresh.js';
 
 const N = 20;
 

@@ -17,7 +17,7 @@ import {
   signIn,
   type TestClient,
 } from '../support/signin.js';
-import { OFFLINE_SCOPE, introspect, refresh, refreshPayload, signInOffline, storedGrant } from './helpers.js';
+import { OFFLINE_SCOPE, introspect, refresh, refreshPayload, signInOffline, storedGrant } from '../support/refresh.js';
 
 describe.each(PROVIDERS)('refresh token issuance and rotation on %s', (provider) => {
   let gh: TestGatehouse;

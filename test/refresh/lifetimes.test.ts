@@ -5,7 +5,7 @@
 import { freshDatabase, PROVIDERS } from '../support/databases.js';
 import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import { registerClient, registerUser, type TestClient } from '../support/signin.js';
-import { introspect, refresh, refreshPayload, signInOffline, waitUntilPast } from './helpers.js';
+import { introspect, refresh, refreshPayload, signInOffline, waitUntilPast } from '../support/refresh.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

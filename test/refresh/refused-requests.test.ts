@@ -18,7 +18,7 @@ import {
   tokenRequest,
   type TestClient,
 } from '../support/signin.js';
-import { refresh, signInOffline } from './helpers.js';
+import { refresh, signInOffline } from '../support/refresh.js';
 
 const ORDERS = 'https://api.example.com/orders';
 const BILLING = 'https://api.example.com/billing';

@@ -5,7 +5,7 @@
 import { PROVIDERS } from '../support/databases.js';
 import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import { auditRows, registerClient, registerUser, userinfo, type TestClient } from '../support/signin.js';
-import { introspect, refresh, signInOffline, storedGrant, waitUntilPast } from './helpers.js';
+import { introspect, refresh, signInOffline, storedGrant, waitUntilPast } from '../support/refresh.js';
 
 describe.each(PROVIDERS)('refresh token reuse on %s', (provider) => {
   describe('strict (no grace window)', () => {

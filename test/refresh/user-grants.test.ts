@@ -5,7 +5,7 @@ import { listUserGrants, revokeUserGrants } from '../../src/oidc/user-grants.js'
 import { PROVIDERS } from '../support/databases.js';
 import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import { registerClient, registerUser, userinfo, type TestClient } from '../support/signin.js';
-import { introspect, refresh, signInOffline, storedGrant } from './helpers.js';
+import { introspect, refresh, signInOffline, storedGrant } from '../support/refresh.js';
 
 describe.each(PROVIDERS)('user grants on %s', (provider) => {
   let gh: TestGatehouse;

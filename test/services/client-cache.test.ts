@@ -4,7 +4,7 @@
 import { createApi } from '../../src/clients/apis.js';
 import { createClient, rotateClientSecret, setClientDisabled } from '../../src/clients/registry.js';
 import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
-import { basicAuth, endpoints, postForm } from './helpers.js';
+import { basicAuth, endpoints, postForm } from '../support/oauth-http.js';
 
 const ORDERS = 'https://api.example.com/orders';
 const TTL_SECONDS = 1;

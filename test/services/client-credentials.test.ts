@@ -8,7 +8,9 @@ import { createApi } from '../../src/clients/apis.js';
 import { createClient, rotateClientSecret, setClientDisabled } from '../../src/clients/registry.js';
 import { PROVIDERS } from '../support/databases.js';
 import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
-import { JWT_BEARER, assertionKey, auditEvents, basicAuth, clientAssertion, endpoints, postForm, type AssertionKey } from './helpers.js';
+import { JWT_BEARER, assertionKey, clientAssertion, type AssertionKey } from '../support/client-assertion.js';
+import { auditEvents } from '../support/audit-events.js';
+import { basicAuth, endpoints, postForm } from '../support/oauth-http.js';
 
 const ORDERS = 'https://api.example.com/orders';
 const BILLING = 'urn:example:billing';

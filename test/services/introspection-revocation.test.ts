@@ -9,7 +9,8 @@ import { createClient } from '../../src/clients/registry.js';
 import { PROVIDERS } from '../support/databases.js';
 import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import { auditRows } from '../support/signin.js';
-import { basicAuth, endpoints, mintUserTokens, postForm } from './helpers.js';
+import { basicAuth, endpoints, postForm } from '../support/oauth-http.js';
+import { mintUserTokens } from '../support/user-tokens.js';
 
 const ORDERS = 'https://api.example.com/orders';
 const APP_ORIGIN = 'https://app.example.com';

@@ -6,7 +6,8 @@ import { createApi } from '../../src/clients/apis.js';
 import { createClient } from '../../src/clients/registry.js';
 import { PROVIDERS } from '../support/databases.js';
 import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
-import { JWT_BEARER, assertionKey, clientAssertion, endpoints, postForm, type AssertionKey, type OAuthResponse } from './helpers.js';
+import { JWT_BEARER, assertionKey, clientAssertion, type AssertionKey } from '../support/client-assertion.js';
+import { endpoints, postForm, type OAuthResponse } from '../support/oauth-http.js';
 
 const BILLING = 'urn:example:billing';
 const CONCURRENT = 20;
