@@ -1,5 +1,5 @@
-// Per-client rate limits on the token endpoint and on introspection (security checklist
-// item 16). The client is counted where oidc-provider looks it up while authenticating it
+// Per-client rate limits on the token endpoint and on introspection (a bound on guessing a
+// secret). The client is counted where oidc-provider looks it up while authenticating it
 // (lib/shared/client_auth.js calls Client.find with the client_id the request names, from the
 // Authorization header, the body or the client assertion), so the count is taken before any
 // secret is compared or assertion verified, and the refusal is an oidc-provider error: the

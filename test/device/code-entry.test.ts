@@ -1,7 +1,7 @@
 // Typing the user code (RFC 8628 §3.3, §5.1): lenient about how it is typed, strict about how
 // often a wrong one may be tried. Wrong entries are limited per browser session and per client
 // IP address, audited as device.code_invalid (never with the code), and past the limit the page
-// says to wait (security checklist item 14).
+// says to wait (RFC 8628 §5.1: the code space is small enough to guess).
 import { randomInt } from 'node:crypto';
 import { PROVIDERS, type Provider } from '../support/databases.js';
 import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';

@@ -1,5 +1,5 @@
 // Request bodies are size-limited, malformed ones refused with 400 in the endpoint's format
-// (security checklist items 22, 23); X-Forwarded-For is believed only behind a trusted proxy,
+// (never a 500 or a stack trace); X-Forwarded-For is believed only behind a trusted proxy,
 // and then only the entries the trusted proxies appended.
 import { createClient } from '../../src/clients/registry.js';
 import { PROVIDERS } from '../support/databases.js';

@@ -1,6 +1,6 @@
 // CORS beyond what test/services/introspection-revocation.test.ts covers for token,
 // introspection and revocation: userinfo, answers given before the client is known, refusals by
-// a per-client rate limit, and never a wildcard with credentials (security checklist item 21).
+// a per-client rate limit, and never a wildcard with credentials (any site could then read answers).
 import { createClient } from '../../src/clients/registry.js';
 import { PROVIDERS } from '../support/databases.js';
 import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';

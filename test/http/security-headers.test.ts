@@ -1,4 +1,4 @@
-// Security headers on every kind of response (security checklist items 8 and 20): JSON, pages,
+// Security headers on every kind of response (no framing, no sniffing, no Referer): JSON, pages,
 // redirects, errors of the provider and of our routes, 404, static files, health checks, CORS
 // preflights, refusals (413, 429). HSTS only when the issuer is https.
 import { createApi } from '../../src/clients/apis.js';

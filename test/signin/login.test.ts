@@ -1,6 +1,6 @@
 // The login page against guessing: one generic message, per-account lockout with its audit
 // event, disabled accounts, per-IP limits, the cost of unknown emails, hash upgrades, and
-// passwords kept out of logs and audit rows (security checklist items 15, 16, 24).
+// passwords kept out of logs and audit rows.
 import { hashParameters, hashPassword, CURRENT_ARGON2_PARAMS, createPasswordHasher, type PasswordHasher } from '../../src/accounts/passwords.js';
 import { authenticate } from '../../src/accounts/authenticate.js';
 import { setUserDisabled, unlockUser } from '../../src/accounts/users.js';

@@ -1,4 +1,4 @@
-// What the authorization code flow refuses (security checklist items 1-5, 8, 19, 22). Each
+// What the authorization code flow refuses (each block names the section it follows). Each
 // test shows the refusal and, where it helps, that the same request succeeds once the one
 // thing wrong with it is put right, so it fails if the protection is removed.
 import { PROVIDERS } from '../support/databases.js';
