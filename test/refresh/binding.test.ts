@@ -4,19 +4,15 @@
 import { setUserDisabled } from '../../src/accounts/users.js';
 import { setClientDisabled } from '../../src/clients/registry.js';
 import { PROVIDERS } from '../support/databases.js';
-import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import { auditRows, registerClient, registerUser, userinfo, type TestClient } from '../support/signin.js';
 import { OFFLINE_SCOPE, introspect, refresh, signInOffline } from '../support/refresh.js';
+import { useGatehouse } from '../support/use-gatehouse.js';
 
 describe.each(PROVIDERS)('refresh token binding on %s', (provider) => {
-  let gh: TestGatehouse;
+  const gh = useGatehouse(provider);
   let client: TestClient;
   beforeAll(async () => {
-    gh = await startGatehouse(provider);
     client = await registerClient(gh);
-  });
-  afterAll(async () => {
-    await gh.close();
   });
 
   const consumedAt = async (token: string) => (await gh.db.prisma.refreshToken.findUnique({ where: { id: token } }))?.consumedAt;
