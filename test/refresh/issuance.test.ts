@@ -2,7 +2,6 @@
 // Core §11), only to clients allowed the refresh_token grant, are stored through the adapter
 // with their grant, person and client, and are rotated on every use (RFC 9700 §4.14.2).
 import { PROVIDERS } from '../support/databases.js';
-import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import {
   TestBrowser,
   authorizationUrl,
@@ -18,16 +17,13 @@ import {
   type TestClient,
 } from '../support/signin.js';
 import { OFFLINE_SCOPE, introspect, refresh, refreshPayload, signInOffline, storedGrant } from '../support/refresh.js';
+import { useGatehouse } from '../support/use-gatehouse.js';
 
 describe.each(PROVIDERS)('refresh token issuance and rotation on %s', (provider) => {
-  let gh: TestGatehouse;
+  const gh = useGatehouse(provider);
   let client: TestClient;
   beforeAll(async () => {
-    gh = await startGatehouse(provider);
     client = await registerClient(gh);
-  });
-  afterAll(async () => {
-    await gh.close();
   });
 
   test('offline_access consented to yields a refresh token, stored with its grant, person and client', async () => {

@@ -6,6 +6,7 @@ import { freshDatabase, PROVIDERS } from '../support/databases.js';
 import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import { registerClient, registerUser, type TestClient } from '../support/signin.js';
 import { introspect, refresh, refreshPayload, signInOffline, waitUntilPast } from '../support/refresh.js';
+import { useGatehouse } from '../support/use-gatehouse.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -18,14 +19,10 @@ const chainStart = (t: Times) => Math.min(t.authTime, t.iiat);
 
 describe.each(PROVIDERS)('refresh token lifetimes on %s', (provider) => {
   describe('idle lifetime (REFRESH_TOKEN_IDLE_TTL=4s)', () => {
-    let gh: TestGatehouse;
+    const gh = useGatehouse(provider, { REFRESH_TOKEN_IDLE_TTL: '4s', REFRESH_TOKEN_ABSOLUTE_TTL: '1h' });
     let client: TestClient;
     beforeAll(async () => {
-      gh = await startGatehouse(provider, { REFRESH_TOKEN_IDLE_TTL: '4s', REFRESH_TOKEN_ABSOLUTE_TTL: '1h' });
       client = await registerClient(gh);
-    });
-    afterAll(async () => {
-      await gh.close();
     });
 
     test('each rotation renews it, so a chain in use outlives the first token; a token left idle past it is refused', async () => {
@@ -61,14 +58,10 @@ describe.each(PROVIDERS)('refresh token lifetimes on %s', (provider) => {
   });
 
   describe('absolute lifetime (REFRESH_TOKEN_ABSOLUTE_TTL=5s, idle 4s)', () => {
-    let gh: TestGatehouse;
+    const gh = useGatehouse(provider, { REFRESH_TOKEN_IDLE_TTL: '4s', REFRESH_TOKEN_ABSOLUTE_TTL: '5s' });
     let client: TestClient;
     beforeAll(async () => {
-      gh = await startGatehouse(provider, { REFRESH_TOKEN_IDLE_TTL: '4s', REFRESH_TOKEN_ABSOLUTE_TTL: '5s' });
       client = await registerClient(gh);
-    });
-    afterAll(async () => {
-      await gh.close();
     });
 
     test('counted from the sign-in: a token rotated late in the chain expires with it, and the chain ends there', async () => {
