@@ -6,6 +6,7 @@ import { PROVIDERS } from '../support/databases.js';
 import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import { auditRows, authorizationUrl, expectPage, formWithAction, pkcePair, registerClient, TestBrowser } from '../support/signin.js';
 import { basicAuth } from '../support/oauth-http.js';
+import { useGatehouse } from '../support/use-gatehouse.js';
 
 const STACK_TRACE = /at .*\.(ts|js):\d+|Error:/;
 
@@ -110,13 +111,7 @@ describe.each([
   ['one proxy is trusted', { TRUST_PROXY: 'true' }, '198.51.100.7'],
   ['two proxies are trusted', { TRUST_PROXY: 'true', TRUST_PROXY_HOPS: '2' }, '6.6.6.6'],
 ])('client addresses when %s', (_what, env, expected) => {
-  let gh: TestGatehouse;
-  beforeAll(async () => {
-    gh = await startGatehouse('sqlite', { ...env, REQUEST_IP_LIMIT: '3', REQUEST_IP_WINDOW: '10m' });
-  });
-  afterAll(async () => {
-    await gh.close();
-  });
+  const gh = useGatehouse('sqlite', { ...env, REQUEST_IP_LIMIT: '3', REQUEST_IP_WINDOW: '10m' });
 
   test('the address used for logs, audit and rate limits', async () => {
     // A client wrote 6.6.6.6; the proxy next to us appended the address it saw, 198.51.100.7.
