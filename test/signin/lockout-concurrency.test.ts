@@ -6,7 +6,6 @@
 import { authenticate } from '../../src/accounts/authenticate.js';
 import { createPasswordHasher, type PasswordHasher } from '../../src/accounts/passwords.js';
 import { PROVIDERS } from '../support/databases.js';
-import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import {
   PASSWORD,
   TestBrowser,
@@ -19,6 +18,7 @@ import {
   type Landing,
   type TestClient,
 } from '../support/signin.js';
+import { useGatehouse } from '../support/use-gatehouse.js';
 
 const THRESHOLD = 5;
 const BURST = 20;
@@ -35,19 +35,15 @@ function signedIn(landing: Landing): boolean {
 }
 
 describe.each(PROVIDERS)('account lockout under concurrent sign-ins on %s', (provider) => {
-  let gh: TestGatehouse;
+  const gh = useGatehouse(provider, {
+    TRUST_PROXY: 'true',
+    LOGIN_LOCKOUT_THRESHOLD: String(THRESHOLD),
+    LOGIN_LOCKOUT_WINDOW: '10m',
+    LOGIN_LOCKOUT_DURATION: '10m',
+  });
   let client: TestClient;
   beforeAll(async () => {
-    gh = await startGatehouse(provider, {
-      TRUST_PROXY: 'true',
-      LOGIN_LOCKOUT_THRESHOLD: String(THRESHOLD),
-      LOGIN_LOCKOUT_WINDOW: '10m',
-      LOGIN_LOCKOUT_DURATION: '10m',
-    });
     client = await registerClient(gh);
-  });
-  afterAll(async () => {
-    await gh.close();
   });
 
   /** Opens one login page per password, each from its own address, then posts them all at once. */

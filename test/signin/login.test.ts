@@ -5,7 +5,7 @@ import { hashParameters, hashPassword, CURRENT_ARGON2_PARAMS, createPasswordHash
 import { authenticate } from '../../src/accounts/authenticate.js';
 import { setUserDisabled, unlockUser } from '../../src/accounts/users.js';
 import { PROVIDERS } from '../support/databases.js';
-import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
+import type { TestGatehouse } from '../support/gatehouse.js';
 import {
   PASSWORD,
   TestBrowser,
@@ -22,6 +22,7 @@ import {
   userinfo,
   type TestClient,
 } from '../support/signin.js';
+import { useGatehouse } from '../support/use-gatehouse.js';
 
 const GENERIC = 'Invalid email or password.';
 
@@ -37,20 +38,16 @@ async function attempt(gh: TestGatehouse, client: TestClient, email: string, pas
 }
 
 describe.each(PROVIDERS)('login protections on %s', (provider) => {
-  let gh: TestGatehouse;
+  // The per-IP limit is set high here: every test signs in from 127.0.0.1.
+  const gh = useGatehouse(provider, {
+    LOGIN_LOCKOUT_THRESHOLD: '3',
+    LOGIN_LOCKOUT_WINDOW: '10m',
+    LOGIN_LOCKOUT_DURATION: '10m',
+    LOGIN_IP_LIMIT: '1000',
+  });
   let client: TestClient;
   beforeAll(async () => {
-    // The per-IP limit is set high here: every test signs in from 127.0.0.1.
-    gh = await startGatehouse(provider, {
-      LOGIN_LOCKOUT_THRESHOLD: '3',
-      LOGIN_LOCKOUT_WINDOW: '10m',
-      LOGIN_LOCKOUT_DURATION: '10m',
-      LOGIN_IP_LIMIT: '1000',
-    });
     client = await registerClient(gh);
-  });
-  afterAll(async () => {
-    await gh.close();
   });
 
   test('a wrong password and an unknown email get the same page, keeping the typed email', async () => {
@@ -210,14 +207,10 @@ describe.each(PROVIDERS)('login protections on %s', (provider) => {
 });
 
 describe.each(PROVIDERS)('per-IP login limit on %s', (provider) => {
-  let gh: TestGatehouse;
+  const gh = useGatehouse(provider, { LOGIN_IP_LIMIT: '3', LOGIN_IP_WINDOW: '10m' });
   let client: TestClient;
   beforeAll(async () => {
-    gh = await startGatehouse(provider, { LOGIN_IP_LIMIT: '3', LOGIN_IP_WINDOW: '10m' });
     client = await registerClient(gh);
-  });
-  afterAll(async () => {
-    await gh.close();
   });
 
   test('successful sign-ins do not use up the budget', async () => {

@@ -2,7 +2,6 @@
 // redirect only to a registered post_logout_redirect_uri, the session and its tokens ended,
 // the consent kept, and the audit event.
 import { PROVIDERS } from '../support/databases.js';
-import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import {
   TestBrowser,
   auditRows,
@@ -21,16 +20,13 @@ import {
   userinfo,
   type TestClient,
 } from '../support/signin.js';
+import { useGatehouse } from '../support/use-gatehouse.js';
 
 describe.each(PROVIDERS)('logout on %s', (provider) => {
-  let gh: TestGatehouse;
+  const gh = useGatehouse(provider);
   let client: TestClient;
   beforeAll(async () => {
-    gh = await startGatehouse(provider);
     client = await registerClient(gh);
-  });
-  afterAll(async () => {
-    await gh.close();
   });
 
   async function signedIn() {
