@@ -7,6 +7,7 @@ import { PROVIDERS, type Provider } from '../support/databases.js';
 import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import { TestBrowser, auditRows, expectPage, formWithAction, type Landing } from '../support/signin.js';
 import { enterCode, inputValue, registerDeviceClient, startDeviceAuthorization, textOf } from '../support/device-flow.js';
+import { useGatehouse } from '../support/use-gatehouse.js';
 
 const ALPHABET = 'BCDFGHJKLMNPQRSTVWXZ';
 /** A well-formed code that no device was given (the odds of a clash are 1 in 2.6·10^10). */
@@ -29,13 +30,7 @@ async function typeCode(browser: TestBrowser, gh: TestGatehouse, typed: string):
 
 describe.each(PROVIDERS)('user code entry on %s', (provider: Provider) => {
   describe('how a code may be typed', () => {
-    let gh: TestGatehouse;
-    beforeAll(async () => {
-      gh = await startGatehouse(provider);
-    });
-    afterAll(async () => {
-      await gh.close();
-    });
+    const gh = useGatehouse(provider);
 
     test.each([
       ['lower case', (code: string) => code.toLowerCase()],

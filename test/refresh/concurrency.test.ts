@@ -13,6 +13,7 @@ import type { TestGatehouse } from '../support/gatehouse.js';
 import { auditRows, registerClient, registerUser, type TestClient } from '../support/signin.js';
 import type { TokenResponse } from '../support/signin.js';
 import { introspect, refresh, signInOffline, storedGrant } from '../support/refresh.js';
+import { useBeforeAll } from '../support/use-before-all.js';
 import { useGatehouse } from '../support/use-gatehouse.js';
 
 const N = 20;
@@ -40,10 +41,7 @@ describe.each(PROVIDERS)('%d concurrent refreshes with one token on %s'.replace(
     // The window is set far longer than a storm can take, so a slow machine cannot turn a
     // late loser into a revocation; the window's own end is tested in reuse.test.ts.
     const gh = useGatehouse(provider, { REFRESH_TOKEN_REUSE_GRACE: '60s' });
-    let client: TestClient;
-    beforeAll(async () => {
-      client = await registerClient(gh);
-    });
+    const client = useBeforeAll(() => registerClient(gh));
 
     test('exactly one succeeds, the others get invalid_grant, and the winner keeps a working token', async () => {
       const user = await registerUser(gh);
@@ -84,10 +82,7 @@ describe.each(PROVIDERS)('%d concurrent refreshes with one token on %s'.replace(
 
   describe('strict (no grace window)', () => {
     const gh = useGatehouse(provider, { REFRESH_TOKEN_REUSE_GRACE: '0' });
-    let client: TestClient;
-    beforeAll(async () => {
-      client = await registerClient(gh);
-    });
+    const client = useBeforeAll(() => registerClient(gh));
 
     test('still exactly one success and never a 5xx; a later reuse revokes the whole grant', async () => {
       const user = await registerUser(gh);

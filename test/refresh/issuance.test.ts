@@ -14,17 +14,14 @@ import {
   registerClient,
   registerUser,
   signIn,
-  type TestClient,
 } from '../support/signin.js';
 import { OFFLINE_SCOPE, introspect, refresh, refreshPayload, signInOffline, storedGrant } from '../support/refresh.js';
+import { useBeforeAll } from '../support/use-before-all.js';
 import { useGatehouse } from '../support/use-gatehouse.js';
 
 describe.each(PROVIDERS)('refresh token issuance and rotation on %s', (provider) => {
   const gh = useGatehouse(provider);
-  let client: TestClient;
-  beforeAll(async () => {
-    client = await registerClient(gh);
-  });
+  const client = useBeforeAll(() => registerClient(gh));
 
   test('offline_access consented to yields a refresh token, stored with its grant, person and client', async () => {
     const user = await registerUser(gh);

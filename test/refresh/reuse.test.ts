@@ -3,17 +3,15 @@
 // Within the reuse grace window (REFRESH_TOKEN_REUSE_GRACE, src/oidc/refresh-tokens.ts) a second
 // use is refused without revoking; once the window is over, reuse revokes again.
 import { PROVIDERS } from '../support/databases.js';
-import { auditRows, registerClient, registerUser, userinfo, type TestClient } from '../support/signin.js';
+import { auditRows, registerClient, registerUser, userinfo } from '../support/signin.js';
 import { introspect, refresh, signInOffline, storedGrant, waitUntilPast } from '../support/refresh.js';
+import { useBeforeAll } from '../support/use-before-all.js';
 import { useGatehouse } from '../support/use-gatehouse.js';
 
 describe.each(PROVIDERS)('refresh token reuse on %s', (provider) => {
   describe('strict (no grace window)', () => {
     const gh = useGatehouse(provider, { REFRESH_TOKEN_REUSE_GRACE: '0' });
-    let client: TestClient;
-    beforeAll(async () => {
-      client = await registerClient(gh);
-    });
+    const client = useBeforeAll(() => registerClient(gh));
 
     test('reusing a rotated token fails and kills the token it was rotated to, and every access token of the grant', async () => {
       const user = await registerUser(gh);
@@ -76,10 +74,7 @@ describe.each(PROVIDERS)('refresh token reuse on %s', (provider) => {
   describe('within the grace window', () => {
     // A window far longer than the test, so the outcome does not depend on timing.
     const gh = useGatehouse(provider, { REFRESH_TOKEN_REUSE_GRACE: '60s' });
-    let client: TestClient;
-    beforeAll(async () => {
-      client = await registerClient(gh);
-    });
+    const client = useBeforeAll(() => registerClient(gh));
 
     test('a second use soon after rotation is refused, the grant is kept, and it is audited', async () => {
       const user = await registerUser(gh);
@@ -109,10 +104,7 @@ describe.each(PROVIDERS)('refresh token reuse on %s', (provider) => {
 
   describe('after the grace window', () => {
     const gh = useGatehouse(provider, { REFRESH_TOKEN_REUSE_GRACE: '1s' });
-    let client: TestClient;
-    beforeAll(async () => {
-      client = await registerClient(gh);
-    });
+    const client = useBeforeAll(() => registerClient(gh));
 
     test('reuse once the window has passed revokes the grant', async () => {
       const user = await registerUser(gh);

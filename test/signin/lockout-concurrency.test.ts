@@ -16,8 +16,8 @@ import {
   registerClient,
   registerUser,
   type Landing,
-  type TestClient,
 } from '../support/signin.js';
+import { useBeforeAll } from '../support/use-before-all.js';
 import { useGatehouse } from '../support/use-gatehouse.js';
 
 const THRESHOLD = 5;
@@ -41,10 +41,7 @@ describe.each(PROVIDERS)('account lockout under concurrent sign-ins on %s', (pro
     LOGIN_LOCKOUT_WINDOW: '10m',
     LOGIN_LOCKOUT_DURATION: '10m',
   });
-  let client: TestClient;
-  beforeAll(async () => {
-    client = await registerClient(gh);
-  });
+  const client = useBeforeAll(() => registerClient(gh));
 
   /** Opens one login page per password, each from its own address, then posts them all at once. */
   async function burst(email: string, passwords: string[]): Promise<Landing[]> {

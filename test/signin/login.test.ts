@@ -22,6 +22,7 @@ import {
   userinfo,
   type TestClient,
 } from '../support/signin.js';
+import { useBeforeAll } from '../support/use-before-all.js';
 import { useGatehouse } from '../support/use-gatehouse.js';
 
 const GENERIC = 'Invalid email or password.';
@@ -45,10 +46,7 @@ describe.each(PROVIDERS)('login protections on %s', (provider) => {
     LOGIN_LOCKOUT_DURATION: '10m',
     LOGIN_IP_LIMIT: '1000',
   });
-  let client: TestClient;
-  beforeAll(async () => {
-    client = await registerClient(gh);
-  });
+  const client = useBeforeAll(() => registerClient(gh));
 
   test('a wrong password and an unknown email get the same page, keeping the typed email', async () => {
     const user = await registerUser(gh);
@@ -208,10 +206,7 @@ describe.each(PROVIDERS)('login protections on %s', (provider) => {
 
 describe.each(PROVIDERS)('per-IP login limit on %s', (provider) => {
   const gh = useGatehouse(provider, { LOGIN_IP_LIMIT: '3', LOGIN_IP_WINDOW: '10m' });
-  let client: TestClient;
-  beforeAll(async () => {
-    client = await registerClient(gh);
-  });
+  const client = useBeforeAll(() => registerClient(gh));
 
   test('successful sign-ins do not use up the budget', async () => {
     const user = await registerUser(gh);

@@ -18,16 +18,13 @@ import {
   registerUser,
   signIn,
   userinfo,
-  type TestClient,
 } from '../support/signin.js';
+import { useBeforeAll } from '../support/use-before-all.js';
 import { useGatehouse } from '../support/use-gatehouse.js';
 
 describe.each(PROVIDERS)('logout on %s', (provider) => {
   const gh = useGatehouse(provider);
-  let client: TestClient;
-  beforeAll(async () => {
-    client = await registerClient(gh);
-  });
+  const client = useBeforeAll(() => registerClient(gh));
 
   async function signedIn() {
     const user = await registerUser(gh);
