@@ -3,7 +3,6 @@
 // and then only the entries the trusted proxies appended.
 import { createClient } from '../../src/clients/registry.js';
 import { PROVIDERS } from '../support/databases.js';
-import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import { auditRows, authorizationUrl, expectPage, formWithAction, pkcePair, registerClient, TestBrowser } from '../support/signin.js';
 import { basicAuth } from '../support/oauth-http.js';
 import { useGatehouse } from '../support/use-gatehouse.js';
@@ -28,17 +27,13 @@ function chunked(text: string): ReadableStream<Uint8Array> {
 }
 
 describe.each(PROVIDERS)('request bodies on %s', (provider) => {
-  let gh: TestGatehouse;
+  const gh = useGatehouse(provider, { BODY_LIMIT: '4kb' });
   let client: { id: string; auth: string };
   const form = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
 
   beforeAll(async () => {
-    gh = await startGatehouse(provider, { BODY_LIMIT: '4kb' });
     const created = await createClient(gh.db.prisma, { name: 'svc', profile: 'web', redirect_uris: ['https://app.example.com/cb'] });
     client = { id: created.client.client_id, auth: basicAuth(created.client.client_id, created.clientSecret!) };
-  });
-  afterAll(async () => {
-    await gh.close();
   });
 
   test('a declared body over BODY_LIMIT is refused with 413 before it is read: OAuth JSON at protocol endpoints', async () => {
