@@ -5,9 +5,9 @@
 // Environment: BENCH_DURATION (seconds per scenario, default 10), BENCH_WARMUP (seconds, default 1),
 // BENCH_CONNECTIONS (default 32), BENCH_PG_ADMIN_URL (default postgresql://postgres@127.0.0.1:5432/postgres),
 // BENCH_PROFILE (0 skips the CPU profile), BENCH_ONLY (comma-separated target names, for development).
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +18,7 @@ import { deviceFlowDriver, percentile, rotate, runLoops, signIn, type Client, ty
 import { summariseProfile } from './profile.js';
 import { renderMarkdown, renderSvg, type Measurement, type RunInfo } from './report.js';
 import { freePort } from '../test/support/free-port.js';
+import { signalProcess, startNodeProcess, waitUntilAnswering } from '../test/support/process.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const RESULTS = path.join(ROOT, 'bench/results');
@@ -60,8 +61,6 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 process.on('exit', killAll);
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /** Resident memory of a process and its descendants (cluster workers), in bytes. */
 function treeRss(pid: number): number {
   let total = 0;
@@ -81,46 +80,26 @@ function treeRss(pid: number): number {
 type Server = { name: string; issuer: string; pid: number; child: ChildProcess; logFile: string; stop(): Promise<void> };
 
 /**
- * Every server (Gatehouse and the baseline alike) runs with the heap limit README's Production
- * section recommends. Without an explicit limit, V8 sizes its heap from this machine's 24 GiB and
- * lets an idle-looking process grow to ~270 MB under the client-credentials load; with any limit
- * from 96 to 512 MB the same load peaks near 190 MB at the same throughput (measured here).
+ * A server of the bench (Gatehouse or the baseline), started by test/support/process.ts with the
+ * same heap limit as the tests' servers and README's Production section: without one, V8 sizes
+ * its heap from this machine's 24 GiB and lets an idle-looking process grow to ~270 MB under the
+ * client-credentials load; with any limit from 96 to 512 MB the same load peaks near 190 MB at the
+ * same throughput (measured here). Its own process group, so cleanup reaches cluster workers; its
+ * output goes to <name>.log in the work directory. Ready once discovery answers (the baseline has
+ * no /healthz).
  */
-const NODE_HEAP_ARGS = ['--max-old-space-size=512'];
-
-function startProcess(name: string, args: string[], env: Record<string, string>, logDir: string): { child: ChildProcess; logFile: string } {
+async function startServer(name: string, issuer: string, args: string[], env: Record<string, string>, logDir: string): Promise<Server> {
   const logFile = path.join(logDir, `${name}.log`);
-  const fd = openSync(logFile, 'a');
-  // detached: its own process group, so cleanup reaches cluster workers too.
-  const child = spawn(process.execPath, [...NODE_HEAP_ARGS, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', fd, fd], detached: true });
-  closeSync(fd);
+  const proc = startNodeProcess(args, { cwd: ROOT, env: { ...process.env, ...env }, logFile, processGroup: true });
+  const { child } = proc;
   children.add(child);
   child.once('exit', () => children.delete(child));
-  return { child, logFile };
-}
-
-async function waitUntilServing(issuer: string, child: ChildProcess, logFile: string, name: string): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode} while starting; its log (${logFile}):\n${readFileSync(logFile, 'utf8').slice(-2000)}`);
-    try {
-      const res = await fetch(`${issuer}/.well-known/openid-configuration`);
-      if (res.ok) return;
-    } catch {
-      /* not listening yet */
-    }
-    await sleep(200);
-  }
-  throw new Error(`${name} did not answer within 60 s; see ${logFile}`);
-}
-
-async function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || !child.pid) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  process.kill(-child.pid, 'SIGTERM');
-  const timer = setTimeout(() => child.pid && process.kill(-child.pid, 'SIGKILL'), 15_000);
-  await exited;
-  clearTimeout(timer);
+  await waitUntilAnswering(`${issuer}/.well-known/openid-configuration`, child, {
+    name,
+    timeoutMs: 60_000,
+    logTail: () => `its log (${logFile}):\n${readFileSync(logFile, 'utf8').slice(-2000)}`,
+  });
+  return { name, issuer, pid: child.pid!, child, logFile, stop: () => signalProcess(proc, 'SIGTERM', 15_000) };
 }
 
 function runNode(args: string[], env: Record<string, string>, input?: string): string {
@@ -164,12 +143,10 @@ async function startGatehouse(name: string, databaseUrl: string, workers: number
   };
   if (databaseUrl.startsWith('postgres')) runNode(['dist/db/migrate-cli.js', 'deploy'], env);
   const entry = workers > 1 ? 'dist/cluster.js' : 'dist/server.js';
-  const { child, logFile } = startProcess(name, [...extraNodeArgs, entry], env, workDir);
-  await waitUntilServing(issuer, child, logFile, name);
+  const server = await startServer(name, issuer, [...extraNodeArgs, entry], env, workDir);
   const secretsFile = path.join(workDir, `${name}-secrets.json`);
   if (!existsSync(secretsFile)) runNode(['dist/cli/main.js', 'seed', path.join(ROOT, 'bench/seed.json'), '--secrets-out', secretsFile], env);
   const secrets = JSON.parse(readFileSync(secretsFile, 'utf8')) as Record<string, string>;
-  const server: Server = { name, issuer, pid: child.pid!, child, logFile, stop: () => stopProcess(child) };
   return {
     server,
     web: { clientId: 'bench-web', clientSecret: secrets['bench-web']!, redirectUri: 'http://127.0.0.1:8765/callback' },
@@ -184,8 +161,9 @@ async function startBaseline(name: string, workers: number, workDir: string): Pr
   // Same key size as Gatehouse's signing keys (src/keys/signing-keys.ts RSA_MODULUS_BITS).
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const secret = randomBytes(32).toString('base64url');
-  const { child, logFile } = startProcess(
+  const server = await startServer(
     name,
+    issuer,
     ['--import', 'tsx', 'bench/baseline-server.ts'],
     {
       NODE_ENV: 'production',
@@ -197,8 +175,7 @@ async function startBaseline(name: string, workers: number, workDir: string): Pr
     },
     workDir,
   );
-  await waitUntilServing(issuer, child, logFile, name);
-  return { server: { name, issuer, pid: child.pid!, child, logFile, stop: () => stopProcess(child) }, client: { clientId: BASELINE_CLIENT_ID, clientSecret: secret, redirectUri: BASELINE_REDIRECT_URI } };
+  return { server, client: { clientId: BASELINE_CLIENT_ID, clientSecret: secret, redirectUri: BASELINE_REDIRECT_URI } };
 }
 
 const basicAuth = (c: Client) => `Basic ${Buffer.from(`${encodeURIComponent(c.clientId)}:${encodeURIComponent(c.clientSecret)}`).toString('base64')}`;

@@ -1,11 +1,11 @@
 // People's passwords: a length-first policy, argon2id hashing, and parameter upgrades.
 //
-// Policy (NIST SP 800-63B §5.1.1.2, OWASP Authentication Cheat Sheet): at least 12 characters,
+// Policy (length is strength, composition rules breed patterns): at least 12 characters,
 // at most 128, no composition rules, any Unicode. Passwords are NFKC-normalised before hashing
 // and before verifying, so the same password typed on another keyboard or OS still matches,
 // and length is counted in code points (an emoji is one character, not two UTF-16 units).
 //
-// Hashing (OWASP Password Storage Cheat Sheet): argon2id with at least m=19 MiB, t=2, p=1.
+// Hashing: argon2id (RFC 9106: memory-hard against GPU guessing) with at least m=19 MiB, t=2, p=1.
 // Stored hashes carry their parameters (PHC string format); a hash whose parameters are below
 // the current ones is replaced on the next successful sign-in, when the password is at hand.
 import { randomBytes } from 'node:crypto';
@@ -16,7 +16,7 @@ export const PASSWORD_MAX_LENGTH = 128;
 
 export type Argon2Params = { memoryCost: number; timeCost: number; parallelism: number };
 
-/** memoryCost is in KiB: 19 MiB, the OWASP minimum for argon2id. */
+/** memoryCost is in KiB: 19 MiB; with t=2 each guess is costly, each sign-in still cheap. */
 export const CURRENT_ARGON2_PARAMS: Readonly<Argon2Params> = Object.freeze({ memoryCost: 19 * 1024, timeCost: 2, parallelism: 1 });
 
 function normalizePassword(password: string): string {

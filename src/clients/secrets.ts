@@ -6,14 +6,14 @@
 // salt to defeat (no two secrets are alike, no dictionary applies). The cost of a slow hash would
 // instead land on every token request: an argon2 verify per request was measured here at 56 req/s
 // against 3,455 req/s with SHA-256, which would make the token endpoint its own denial of service.
-// (OWASP Password Storage Cheat Sheet and NIST SP 800-63B §5.1.1.2 target memorised secrets; for
-// random tokens a fast cryptographic hash is the standard practice.)
+// (Slow hashes are for memorised secrets, see src/accounts/passwords.ts; for random tokens a fast
+// cryptographic hash is the standard practice.)
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Prisma } from '../db/generated/sqlite/client.js';
 
 /** Recognisable in logs, config files and secret scanners. */
 const CLIENT_SECRET_PREFIX = 'ghs_';
-/** 32 bytes = 256 bits of randomness. */
+/** 32 bytes = 256 bits of randomness (RFC 6749 §10.10: guessing odds of at most 2^-128). */
 const CLIENT_SECRET_BYTES = 32;
 /** The one hash scheme: `sha256$<base64url digest>`. */
 const SECRET_HASH_SCHEME = 'sha256';

@@ -1,5 +1,5 @@
 // Brute-force protection of user-code entry (RFC 8628 §5.1: the code space is small, so the
-// server must limit guesses; security checklist items 14 and 16).
+// server must limit guesses).
 //
 // Every code submitted to the verification URI spends a point of two budgets: the client IP
 // address's and the browser session's (oidc-provider's session cookie; a form post without one

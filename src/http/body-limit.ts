@@ -1,4 +1,4 @@
-// Request bodies are size-limited before anything reads them (security checklist item 22): a
+// Request bodies are size-limited before anything reads them (bounded memory per request): a
 // declared Content-Length above BODY_LIMIT is refused with 413 (RFC 9110 §15.5.14) in the
 // endpoint's format, and the body is never read. Bodies sent without a length (chunked) are
 // cut by the parser that reads them: our form reader (src/sign-in/form.ts) and

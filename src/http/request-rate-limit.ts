@@ -1,4 +1,4 @@
-// The per-IP limit on every request (security checklist item 16), in front of every handler.
+// The per-IP limit on every request, so one address cannot exhaust the server; before any handler.
 // Health checks are exempt: a load balancer probing from one address must never be refused.
 import type { Middleware } from 'koa';
 import type { AuditWriter } from '../audit/audit.js';

@@ -1,4 +1,5 @@
-// Baseline security headers on every response (security checklist items 8 and 20).
+// Baseline security headers on every response: no framing (clickjacking), no MIME sniffing, no
+// Referer carrying codes or tokens away, HSTS when the issuer is https.
 import type { Middleware } from 'koa';
 import { issuerIsHttps, type GatehouseConfig } from '../config.js';
 import { formTargetsOf } from '../pages/form-targets.js';

@@ -1,8 +1,8 @@
-// Per-client rate limits on the token endpoint and on introspection (security checklist
-// item 16). The client is counted where oidc-provider looks it up while authenticating it
-// (oidc-provider's client authentication calls Client.find with the client_id the request
-// names, from the Authorization header, the body or the client assertion), so the count is taken
-// before any secret is compared or assertion verified, and the refusal is an oidc-provider error: the
+// Per-client rate limits on the token endpoint and on introspection (a bound on guessing a
+// secret). The client is counted where oidc-provider looks it up while authenticating it
+// (its client authentication calls Client.find with the client_id the request names, from the
+// Authorization header, the body or the client assertion), so the count is taken before any
+// secret is compared or assertion verified, and the refusal is an oidc-provider error: the
 // endpoint's own JSON format, with its CORS handling and its `grant.error` /
 // `introspection.error` events.
 //

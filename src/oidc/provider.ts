@@ -29,7 +29,7 @@ export function coreFeature(deps: CoreDependencies): Feature {
     jwks: { keys: deps.jwks as unknown as NonNullable<Configuration['jwks']>['keys'] },
     cookies: {
       keys: deps.cookieKeys,
-      // Security checklist item 19: HttpOnly, Secure when https, SameSite=Lax.
+      // HttpOnly (no script reads them), Secure when https, SameSite=Lax (not on cross-site POSTs).
       long: { httpOnly: true, sameSite: 'lax', secure: secureCookies, signed: true },
       short: { httpOnly: true, sameSite: 'lax', secure: secureCookies, signed: true },
     },

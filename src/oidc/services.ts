@@ -111,7 +111,7 @@ export function servicesConfiguration(deps: FeatureDependencies): Partial<Config
         if (!schema.safeParse(value).success) throw new errors.InvalidClientMetadata(`${key} is malformed`);
       },
     },
-    // Security checklist item 21: only the client's registered origins, never a wildcard.
+    // Registered origins only, never a wildcard: no other site's scripts may read these answers.
     clientBasedCORS: (_ctx, origin, client) => gatehouseMetadataOf(client).corsOrigins.includes(origin),
     async assertJwtClientAuthClaimsAndHeader(_ctx, claims) {
       const now = Math.floor(Date.now() / 1000);

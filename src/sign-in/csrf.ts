@@ -1,4 +1,4 @@
-// CSRF tokens for the interaction forms (security checklist item 19).
+// CSRF tokens for the interaction forms: another site must not submit them in the person's browser.
 //
 // Design: a synchronizer token derived, not stored. token = HMAC-SHA256(k, form || uid) where
 // uid is the interaction the form belongs to and k is derived from the provider's cookie-signing

@@ -1,8 +1,8 @@
 // The login prompt: email and password (OpenID Connect Core §3.1.2.3: the server authenticates
 // the End-User). Every failure shows the same message and keeps the typed email; the reason is
-// recorded only in the audit trail (security checklist item 15). Failed attempts are counted
+// recorded only in the audit trail (no page tells which emails exist). Failed attempts are counted
 // per account (lockout, src/accounts/authenticate.ts), per client IP address, and per client IP
-// address and account (rate limits, security checklist item 16).
+// address and account (rate limits, so guessing passwords across accounts has a bound too).
 import { createHash } from 'node:crypto';
 import type { Context } from 'koa';
 import { z } from 'zod';

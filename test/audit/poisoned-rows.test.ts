@@ -2,9 +2,11 @@
 // jsonb) must not keep any other event out of the audit table: rows are batched
 // (src/audit/audit.ts), so one refused row used to cost every row of its batch.
 import { PROVIDERS } from '../support/databases.js';
-import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
-import { TestBrowser, authorizationUrl, expectPage, pkcePair, registerClient, registerUser, signIn, type TestClient } from '../support/signin.js';
-import { postForm } from '../services/helpers.js';
+import type { TestGatehouse } from '../support/gatehouse.js';
+import { TestBrowser, authorizationUrl, expectPage, pkcePair, registerClient, registerUser, signIn } from '../support/signin.js';
+import { postForm } from '../support/oauth-http.js';
+import { useBeforeAll } from '../support/use-before-all.js';
+import { useGatehouse } from '../support/use-gatehouse.js';
 
 const WRONG_PASSWORDS = 6;
 /** Longer than any client_id (200), so it is refused unseen and its first 200 characters are audited. */
@@ -28,15 +30,8 @@ function auditLines(gh: TestGatehouse): AuditLine[] {
 }
 
 describe.each(PROVIDERS)('audit rows next to a poisoned event on %s', (provider) => {
-  let gh: TestGatehouse;
-  let client: TestClient;
-  beforeAll(async () => {
-    gh = await startGatehouse(provider, { LOGIN_IP_LIMIT: '1000', LOGIN_IP_ACCOUNT_LIMIT: '1000', TOKEN_CLIENT_LIMIT: '100000', REQUEST_IP_LIMIT: '100000' });
-    client = await registerClient(gh);
-  });
-  afterAll(async () => {
-    await gh.close();
-  });
+  const gh = useGatehouse(provider, { LOGIN_IP_LIMIT: '1000', LOGIN_IP_ACCOUNT_LIMIT: '1000', TOKEN_CLIENT_LIMIT: '100000', REQUEST_IP_LIMIT: '100000' });
+  const client = useBeforeAll(() => registerClient(gh));
 
   test('finding 15.4: every row of a victim\'s failed sign-ins is stored while poisoned client_ids are sent alongside', async () => {
     const victim = await registerUser(gh);

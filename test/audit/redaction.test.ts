@@ -1,4 +1,4 @@
-// Redaction (security checklist item 24): drive every flow this server offers, at the most
+// Redaction (logs must not leak credentials): drive every flow this server offers, at the most
 // verbose log level, then search everything logged and every audit row for the tokens, codes,
 // secrets and passwords the flows used. None may appear. The same flows must have produced the
 // audit events they stand for, so an empty log cannot pass.
@@ -26,7 +26,8 @@ import {
   tokenRequest,
   userinfo,
 } from '../support/signin.js';
-import { assertionKey, basicAuth, clientAssertion, endpoints, JWT_BEARER, postForm } from '../services/helpers.js';
+import { assertionKey, clientAssertion, JWT_BEARER } from '../support/client-assertion.js';
+import { basicAuth, endpoints, postForm } from '../support/oauth-http.js';
 
 const ORDERS = 'https://api.example.com/orders';
 

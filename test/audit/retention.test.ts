@@ -2,20 +2,14 @@
 import { randomUUID } from 'node:crypto';
 import { sweepExpiredRows } from '../../src/db/sweeper.js';
 import { PROVIDERS } from '../support/databases.js';
-import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
+import { useGatehouse } from '../support/use-gatehouse.js';
 
 const DAY = 86_400_000;
 
 describe.each(PROVIDERS)('audit retention on %s', (provider) => {
-  let gh: TestGatehouse;
-  beforeAll(async () => {
-    // The server keeps 400 days; the first test sweeps with 30 days itself, on rows the server's
-    // own sweeps (every second) leave alone.
-    gh = await startGatehouse(provider, { AUDIT_RETENTION: '400d', SWEEP_INTERVAL: '1s' });
-  });
-  afterAll(async () => {
-    await gh.close();
-  });
+  // The server keeps 400 days; the first test sweeps with 30 days itself, on rows the server's
+  // own sweeps (every second) leave alone.
+  const gh = useGatehouse(provider, { AUDIT_RETENTION: '400d', SWEEP_INTERVAL: '1s' });
 
   const event = (daysAgo: number) =>
     gh.db.prisma.auditEvent.create({

@@ -5,7 +5,7 @@ import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet
 import { cliFor, type Cli } from '../support/cli.js';
 import { freshDatabase, PROVIDERS, type TestDatabase } from '../support/databases.js';
 import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
-import { basicAuth, endpoints, postForm } from '../services/helpers.js';
+import { basicAuth, endpoints, postForm } from '../support/oauth-http.js';
 
 // Each CLI command is a process start (about a second; more on a loaded machine).
 jest.setTimeout(300_000);

@@ -7,7 +7,7 @@ import { cliFor, type Cli } from '../support/cli.js';
 import { freshDatabase, type TestDatabase } from '../support/databases.js';
 import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import { authorizeAndSignIn, exchangeCode, PASSWORD, TestBrowser, userinfo, verifyIdToken } from '../support/signin.js';
-import { basicAuth, endpoints, postForm } from '../services/helpers.js';
+import { basicAuth, endpoints, postForm } from '../support/oauth-http.js';
 
 // Each CLI command is a process start (about a second; more on a loaded machine).
 jest.setTimeout(300_000);

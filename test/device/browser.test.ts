@@ -9,7 +9,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { PROVIDERS } from '../support/databases.js';
 import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import { PASSWORD, randomToken, registerUser } from '../support/signin.js';
-import { PolitePoller, registerDeviceClient, startDeviceAuthorization } from './helpers.js';
+import { PolitePoller, registerDeviceClient, startDeviceAuthorization } from '../support/device-flow.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const OUTPUT = path.resolve('test-output');

@@ -1,12 +1,13 @@
 // Typing the user code (RFC 8628 §3.3, §5.1): lenient about how it is typed, strict about how
 // often a wrong one may be tried. Wrong entries are limited per browser session and per client
 // IP address, audited as device.code_invalid (never with the code), and past the limit the page
-// says to wait (security checklist item 14).
+// says to wait (RFC 8628 §5.1: the code space is small enough to guess).
 import { randomInt } from 'node:crypto';
 import { PROVIDERS, type Provider } from '../support/databases.js';
 import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import { TestBrowser, auditRows, expectPage, formWithAction, type Landing } from '../support/signin.js';
-import { enterCode, inputValue, registerDeviceClient, startDeviceAuthorization, textOf } from './helpers.js';
+import { enterCode, inputValue, registerDeviceClient, startDeviceAuthorization, textOf } from '../support/device-flow.js';
+import { useGatehouse } from '../support/use-gatehouse.js';
 
 const ALPHABET = 'BCDFGHJKLMNPQRSTVWXZ';
 /** A well-formed code that no device was given (the odds of a clash are 1 in 2.6·10^10). */
@@ -29,13 +30,7 @@ async function typeCode(browser: TestBrowser, gh: TestGatehouse, typed: string):
 
 describe.each(PROVIDERS)('user code entry on %s', (provider: Provider) => {
   describe('how a code may be typed', () => {
-    let gh: TestGatehouse;
-    beforeAll(async () => {
-      gh = await startGatehouse(provider);
-    });
-    afterAll(async () => {
-      await gh.close();
-    });
+    const gh = useGatehouse(provider);
 
     test.each([
       ['lower case', (code: string) => code.toLowerCase()],

@@ -3,7 +3,6 @@
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { createApi } from '../../src/clients/apis.js';
 import { PROVIDERS } from '../support/databases.js';
-import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import {
   TestBrowser,
   auditRows,
@@ -28,17 +27,12 @@ import {
   registerDeviceClient,
   startDeviceAuthorization,
   textOf,
-} from './helpers.js';
+} from '../support/device-flow.js';
+import { useGatehouse } from '../support/use-gatehouse.js';
 
 describe.each(PROVIDERS)('device authorization grant on %s', (provider) => {
-  let gh: TestGatehouse;
-  beforeAll(async () => {
-    // A 1 s polling interval keeps the polite device's waits short.
-    gh = await startGatehouse(provider, { DEVICE_POLL_INTERVAL: '1' });
-  });
-  afterAll(async () => {
-    await gh.close();
-  });
+  // A 1 s polling interval keeps the polite device's waits short.
+  const gh = useGatehouse(provider, { DEVICE_POLL_INTERVAL: '1' });
 
   test('the device authorization response (RFC 8628 §3.2): XXXX-XXXX user code, verification URIs, lifetime, interval', async () => {
     const client = await registerDeviceClient(gh);

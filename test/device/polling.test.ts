@@ -2,21 +2,15 @@
 // slow_down with an interval that grows by 5 s per too-early poll and is kept in the database,
 // expired_token after the configured lifetime.
 import { PROVIDERS } from '../support/databases.js';
-import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import { TestBrowser, expectPage, registerUser } from '../support/signin.js';
-import { decide, enterCode, pollOnce, reachConfirmation, registerDeviceClient, startDeviceAuthorization, textOf } from './helpers.js';
+import { decide, enterCode, pollOnce, reachConfirmation, registerDeviceClient, startDeviceAuthorization, textOf } from '../support/device-flow.js';
+import { useGatehouse } from '../support/use-gatehouse.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe.each(PROVIDERS)('device polling on %s', (provider) => {
   describe('with the default 5 s interval', () => {
-    let gh: TestGatehouse;
-    beforeAll(async () => {
-      gh = await startGatehouse(provider);
-    });
-    afterAll(async () => {
-      await gh.close();
-    });
+    const gh = useGatehouse(provider);
 
     const pollState = (id: string) => gh.db.prisma.deviceCode.findUniqueOrThrow({ where: { id }, select: { lastPolledAt: true, pollInterval: true } });
 
@@ -95,13 +89,7 @@ describe.each(PROVIDERS)('device polling on %s', (provider) => {
   });
 
   describe('with a 2 s code lifetime', () => {
-    let gh: TestGatehouse;
-    beforeAll(async () => {
-      gh = await startGatehouse(provider, { DEVICE_CODE_TTL: '2' });
-    });
-    afterAll(async () => {
-      await gh.close();
-    });
+    const gh = useGatehouse(provider, { DEVICE_CODE_TTL: '2' });
 
     test('after the lifetime the device gets expired_token, and the person a page saying the code expired', async () => {
       const client = await registerDeviceClient(gh);

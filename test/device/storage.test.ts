@@ -4,18 +4,12 @@ import { randomUUID } from 'node:crypto';
 import { createOidcAdapter } from '../../src/db/oidc-adapter.js';
 import { EXPIRED_DEVICE_CODE_RETENTION_SECONDS, sweepExpiredArtifacts } from '../../src/db/sweeper.js';
 import { PROVIDERS } from '../support/databases.js';
-import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
-import { registerDeviceClient, startDeviceAuthorization } from './helpers.js';
+import { registerDeviceClient, startDeviceAuthorization } from '../support/device-flow.js';
 import { replayRefusal } from '../../src/oidc/replay-refusal.js';
+import { useGatehouse } from '../support/use-gatehouse.js';
 
 describe.each(PROVIDERS)('device code storage on %s', (provider) => {
-  let gh: TestGatehouse;
-  beforeAll(async () => {
-    gh = await startGatehouse(provider);
-  });
-  afterAll(async () => {
-    await gh.close();
-  });
+  const gh = useGatehouse(provider);
 
   async function expire(id: string, secondsAgo: number) {
     const row = await gh.db.prisma.deviceCode.findUniqueOrThrow({ where: { id } });

@@ -1,11 +1,11 @@
 // Request bodies are size-limited, malformed ones refused with 400 in the endpoint's format
-// (security checklist items 22, 23); X-Forwarded-For is believed only behind a trusted proxy,
+// (never a 500 or a stack trace); X-Forwarded-For is believed only behind a trusted proxy,
 // and then only the entries the trusted proxies appended.
 import { createClient } from '../../src/clients/registry.js';
 import { PROVIDERS } from '../support/databases.js';
-import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import { auditRows, authorizationUrl, expectPage, formWithAction, pkcePair, registerClient, TestBrowser } from '../support/signin.js';
-import { basicAuth } from '../services/helpers.js';
+import { basicAuth } from '../support/oauth-http.js';
+import { useGatehouse } from '../support/use-gatehouse.js';
 
 const STACK_TRACE = /at .*\.(ts|js):\d+|Error:/;
 
@@ -27,17 +27,13 @@ function chunked(text: string): ReadableStream<Uint8Array> {
 }
 
 describe.each(PROVIDERS)('request bodies on %s', (provider) => {
-  let gh: TestGatehouse;
+  const gh = useGatehouse(provider, { BODY_LIMIT: '4kb' });
   let client: { id: string; auth: string };
   const form = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
 
   beforeAll(async () => {
-    gh = await startGatehouse(provider, { BODY_LIMIT: '4kb' });
     const created = await createClient(gh.db.prisma, { name: 'svc', profile: 'web', redirect_uris: ['https://app.example.com/cb'] });
     client = { id: created.client.client_id, auth: basicAuth(created.client.client_id, created.clientSecret!) };
-  });
-  afterAll(async () => {
-    await gh.close();
   });
 
   test('a declared body over BODY_LIMIT is refused with 413 before it is read: OAuth JSON at protocol endpoints', async () => {
@@ -110,13 +106,7 @@ describe.each([
   ['one proxy is trusted', { TRUST_PROXY: 'true' }, '198.51.100.7'],
   ['two proxies are trusted', { TRUST_PROXY: 'true', TRUST_PROXY_HOPS: '2' }, '6.6.6.6'],
 ])('client addresses when %s', (_what, env, expected) => {
-  let gh: TestGatehouse;
-  beforeAll(async () => {
-    gh = await startGatehouse('sqlite', { ...env, REQUEST_IP_LIMIT: '3', REQUEST_IP_WINDOW: '10m' });
-  });
-  afterAll(async () => {
-    await gh.close();
-  });
+  const gh = useGatehouse('sqlite', { ...env, REQUEST_IP_LIMIT: '3', REQUEST_IP_WINDOW: '10m' });
 
   test('the address used for logs, audit and rate limits', async () => {
     // A client wrote 6.6.6.6; the proxy next to us appended the address it saw, 198.51.100.7.

@@ -9,7 +9,7 @@ import type { Provider } from '../support/databases.js';
 import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import { deleteRedisKeys, SHARED_REDIS_URL, uniqueRedisPrefix } from '../support/redis.js';
 import { auditRows } from '../support/signin.js';
-import { basicAuth, endpoints, postForm } from '../services/helpers.js';
+import { basicAuth, endpoints, postForm } from '../support/oauth-http.js';
 
 const ORDERS = 'https://api.example.com/orders';
 const STORES: ['memory' | 'redis', Provider][] = [

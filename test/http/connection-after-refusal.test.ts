@@ -3,8 +3,8 @@
 // over a raw socket (node:net), since fetch would hide which connection a request went on.
 import { connect } from 'node:net';
 import { PROVIDERS } from '../support/databases.js';
-import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import { authorizationUrl, expectPage, formWithAction, pkcePair, registerClient, TestBrowser } from '../support/signin.js';
+import { useGatehouse } from '../support/use-gatehouse.js';
 
 /** Past this, a socket still open means the server neither answered nor closed it. */
 const HANG_BOUND_MS = 10_000;
@@ -49,13 +49,7 @@ function chunkedBody(body: string): Buffer {
 }
 
 describe.each(PROVIDERS)('connections after a refused body on %s', (provider) => {
-  let gh: TestGatehouse;
-  beforeAll(async () => {
-    gh = await startGatehouse(provider);
-  });
-  afterAll(async () => {
-    await gh.close();
-  });
+  const gh = useGatehouse(provider);
 
   test('finding 15.8: a chunked sign-in form over the form limit gets 413 with Connection: close, and the connection ends', async () => {
     const web = await registerClient(gh);

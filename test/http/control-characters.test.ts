@@ -1,9 +1,8 @@
 // Control characters in parameters are refused at the boundary (src/http/control-characters.ts)
 // with 400 in the endpoint's own format: PostgreSQL refuses NUL in text, and such a value used
 // to reach a query and answer 500 with a stack trace in the log.
-import { basicAuth, postForm, type OAuthResponse } from '../services/helpers.js';
+import { basicAuth, postForm, type OAuthResponse } from '../support/oauth-http.js';
 import { PROVIDERS } from '../support/databases.js';
-import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import {
   TestBrowser,
   authorizationUrl,
@@ -15,6 +14,7 @@ import {
   signIn,
   type TestClient,
 } from '../support/signin.js';
+import { useGatehouse } from '../support/use-gatehouse.js';
 
 const NUL = '\u0000';
 const STACK_TRACE = /at [\w.<>]+ \(|node_modules|\.ts:\d+|prisma/i;
@@ -27,7 +27,7 @@ async function getPage(url: string): Promise<Page> {
 }
 
 describe.each(PROVIDERS)('control characters in parameters on %s', (provider) => {
-  let gh: TestGatehouse;
+  const gh = useGatehouse(provider, { LOGIN_IP_LIMIT: '1000' });
   let web: TestClient;
   let auth: string;
 
@@ -44,12 +44,8 @@ describe.each(PROVIDERS)('control characters in parameters on %s', (provider) =>
   };
 
   beforeAll(async () => {
-    gh = await startGatehouse(provider, { LOGIN_IP_LIMIT: '1000' });
     web = await registerClient(gh);
     auth = basicAuth(web.clientId, web.clientSecret!);
-  });
-  afterAll(async () => {
-    await gh.close();
   });
 
   test('finding 15.5: a NUL at the token, introspection, revocation, device authorization and PAR endpoints is 400 invalid_request', async () => {

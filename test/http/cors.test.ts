@@ -1,18 +1,19 @@
 // CORS beyond what test/services/introspection-revocation.test.ts covers for token,
 // introspection and revocation: userinfo, answers given before the client is known, refusals by
-// a per-client rate limit, and never a wildcard with credentials (security checklist item 21).
+// a per-client rate limit, and never a wildcard with credentials (any site could then read answers).
 import { createClient } from '../../src/clients/registry.js';
 import { PROVIDERS } from '../support/databases.js';
-import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import { registerUser } from '../support/signin.js';
-import { basicAuth, mintUserTokens, postForm } from '../services/helpers.js';
+import { basicAuth, postForm } from '../support/oauth-http.js';
+import { mintUserTokens } from '../support/user-tokens.js';
+import { useGatehouse } from '../support/use-gatehouse.js';
 
 const APP_ORIGIN = 'https://app.example.com';
 const OTHER_ORIGIN = 'https://other-app.example.com';
 const EVIL_ORIGIN = 'https://evil.example.com';
 
 describe.each(PROVIDERS)('CORS on %s', (provider) => {
-  let gh: TestGatehouse;
+  const gh = useGatehouse(provider, { TOKEN_CLIENT_LIMIT: '2', TOKEN_CLIENT_WINDOW: '10m' });
   let app: { id: string; auth: string };
   const seen: Response[] = [];
   const track = (res: Response) => {
@@ -30,7 +31,6 @@ describe.each(PROVIDERS)('CORS on %s', (provider) => {
     );
 
   beforeAll(async () => {
-    gh = await startGatehouse(provider, { TOKEN_CLIENT_LIMIT: '2', TOKEN_CLIENT_WINDOW: '10m' });
     const web = await createClient(gh.db.prisma, {
       name: 'app',
       profile: 'web',
@@ -41,9 +41,6 @@ describe.each(PROVIDERS)('CORS on %s', (provider) => {
     });
     app = { id: web.client.client_id, auth: basicAuth(web.client.client_id, web.clientSecret!) };
     await createClient(gh.db.prisma, { name: 'other', profile: 'spa', redirect_uris: [`${OTHER_ORIGIN}/cb`], cors_origins: [OTHER_ORIGIN] });
-  });
-  afterAll(async () => {
-    await gh.close();
   });
 
   test("userinfo answers the token's client's registered origin", async () => {

@@ -1,15 +1,9 @@
 // A real Gatehouse on an ephemeral port answers discovery, JWKS, health and readiness.
 import { PROVIDERS } from '../support/databases.js';
-import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
+import { useGatehouse } from '../support/use-gatehouse.js';
 
 describe.each(PROVIDERS)('issuer on %s', (provider) => {
-  let gh: TestGatehouse;
-  beforeAll(async () => {
-    gh = await startGatehouse(provider);
-  });
-  afterAll(async () => {
-    await gh.close();
-  });
+  const gh = useGatehouse(provider);
 
   test('discovery names the issuer, RS256 and S256-only PKCE, code-only', async () => {
     const res = await fetch(`${gh.url}/.well-known/openid-configuration`);

@@ -3,11 +3,12 @@
 // JWKS may be cached by shared caches for a short time. With an https issuer, a request that did
 // not arrive over TLS is refused with a clear 400 and HSTS is sent only on secure requests.
 import { request as httpRequest } from 'node:http';
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import { PROVIDERS } from '../support/databases.js';
-import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
+import type { TestGatehouse } from '../support/gatehouse.js';
 import { authorizationUrl, formWithAction, htmlUnescape, pkcePair, registerClient } from '../support/signin.js';
-import { registerDeviceClient } from '../device/helpers.js';
+import { registerDeviceClient } from '../support/device-flow.js';
+import { useGatehouse } from '../support/use-gatehouse.js';
 
 type RawResponse = { status: number; headers: Record<string, string | string[] | undefined>; body: string };
 
@@ -41,13 +42,7 @@ describe.each(PROVIDERS)('URLs come from ISSUER (%s)', (provider) => {
     ['TRUST_PROXY off', 'false'],
     ['TRUST_PROXY on', 'true'],
   ])('%s', (_what, trustProxy) => {
-    let gh: TestGatehouse;
-    beforeAll(async () => {
-      gh = await startGatehouse(provider, { TRUST_PROXY: trustProxy });
-    });
-    afterAll(async () => {
-      await gh?.close();
-    });
+    const gh = useGatehouse(provider, { TRUST_PROXY: trustProxy });
 
     // Each way a request can name a host: the Host header, X-Forwarded-Host/-Proto (believed only
     // with TRUST_PROXY), and an absolute-form request target (RFC 9112 §3.2.2).
@@ -92,13 +87,7 @@ describe.each(PROVIDERS)('URLs come from ISSUER (%s)', (provider) => {
   });
 
   describe('caching', () => {
-    let gh: TestGatehouse;
-    beforeAll(async () => {
-      gh = await startGatehouse(provider, { KEY_ACTIVATION_DELAY: '2m', KEY_REFRESH_INTERVAL: '30s' });
-    });
-    afterAll(async () => {
-      await gh?.close();
-    });
+    const gh = useGatehouse(provider, { KEY_ACTIVATION_DELAY: '2m', KEY_REFRESH_INTERVAL: '30s' });
 
     test('finding 24.1: discovery and JWKS carry an explicit public Cache-Control no longer than the key activation delay', async () => {
       for (const path of ['/.well-known/openid-configuration', '/jwks']) {
@@ -120,13 +109,7 @@ describe.each(PROVIDERS)('an https issuer behind a TLS-terminating proxy (%s)', 
     ['TRUST_PROXY off (the proxy is not believed)', 'false'],
     ['TRUST_PROXY on, a plain http request straight to the server', 'true'],
   ])('%s', (_what, trustProxy) => {
-    let gh: TestGatehouse;
-    beforeAll(async () => {
-      gh = await startGatehouse(provider, { ISSUER: 'https://auth.example.test', TRUST_PROXY: trustProxy });
-    });
-    afterAll(async () => {
-      await gh?.close();
-    });
+    const gh = useGatehouse(provider, { ISSUER: 'https://auth.example.test', TRUST_PROXY: trustProxy });
 
     test('finding 24.5: a request that did not arrive over TLS gets a clear 400, and one warning in the log says how to set TRUST_PROXY', async () => {
       const client = await registerClient(gh);
@@ -159,13 +142,7 @@ describe.each(PROVIDERS)('an https issuer behind a TLS-terminating proxy (%s)', 
   });
 
   describe('an upper-case ISSUER scheme', () => {
-    let gh: TestGatehouse;
-    beforeAll(async () => {
-      gh = await startGatehouse(provider, { ISSUER: 'HTTPS://Auth.Example.TEST/', TRUST_PROXY: 'true' });
-    });
-    afterAll(async () => {
-      await gh?.close();
-    });
+    const gh = useGatehouse(provider, { ISSUER: 'HTTPS://Auth.Example.TEST/', TRUST_PROXY: 'true' });
 
     test('finding 24.3: keeps Secure cookies and HSTS and a canonical iss', async () => {
       const secure = { 'x-forwarded-proto': 'https' };
@@ -182,13 +159,7 @@ describe.each(PROVIDERS)('an https issuer behind a TLS-terminating proxy (%s)', 
   });
 
   describe('requests through the proxy (TRUST_PROXY on, X-Forwarded-Proto: https)', () => {
-    let gh: TestGatehouse;
-    beforeAll(async () => {
-      gh = await startGatehouse(provider, { ISSUER: 'https://auth.example.test', TRUST_PROXY: 'true' });
-    });
-    afterAll(async () => {
-      await gh?.close();
-    });
+    const gh = useGatehouse(provider, { ISSUER: 'https://auth.example.test', TRUST_PROXY: 'true' });
 
     test('finding 24.5/24.6: are served with https URLs, Secure cookies and HSTS', async () => {
       const secure = { 'x-forwarded-proto': 'https' };

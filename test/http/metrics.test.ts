@@ -4,7 +4,6 @@
 import { createApi } from '../../src/clients/apis.js';
 import { createClient } from '../../src/clients/registry.js';
 import { PROVIDERS } from '../support/databases.js';
-import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import {
   authorizationUrl,
   authorizeAndSignIn,
@@ -17,7 +16,8 @@ import {
   TestBrowser,
   tokenRequest,
 } from '../support/signin.js';
-import { basicAuth, endpoints, postForm } from '../services/helpers.js';
+import { basicAuth, endpoints, postForm } from '../support/oauth-http.js';
+import { useGatehouse } from '../support/use-gatehouse.js';
 
 const ORDERS = 'https://api.example.com/orders';
 
@@ -35,13 +35,7 @@ function parse(text: string): Samples {
 }
 
 describe.each(PROVIDERS)('metrics on %s', (provider) => {
-  let gh: TestGatehouse;
-  beforeAll(async () => {
-    gh = await startGatehouse(provider, { LOGIN_LOCKOUT_THRESHOLD: '2', TOKEN_CLIENT_LIMIT: '5', TOKEN_CLIENT_WINDOW: '10m', CLIENT_AUTH_FAILURE_LIMIT: '4' });
-  });
-  afterAll(async () => {
-    await gh.close();
-  });
+  const gh = useGatehouse(provider, { LOGIN_LOCKOUT_THRESHOLD: '2', TOKEN_CLIENT_LIMIT: '5', TOKEN_CLIENT_WINDOW: '10m', CLIENT_AUTH_FAILURE_LIMIT: '4' });
 
   const scrape = async () => {
     const res = await fetch(`http://127.0.0.1:${gh.metricsPort}/metrics`);

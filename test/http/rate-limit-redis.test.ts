@@ -6,7 +6,7 @@ import { createClient } from '../../src/clients/registry.js';
 import { freshDatabase, type TestDatabase } from '../support/databases.js';
 import { freePort, startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import { deleteRedisKeys, privateRedis, redisKeys, SHARED_REDIS_URL, uniqueRedisPrefix, type PrivateRedis } from '../support/redis.js';
-import { basicAuth, endpoints, postForm } from '../services/helpers.js';
+import { basicAuth, endpoints, postForm } from '../support/oauth-http.js';
 
 const ORDERS = 'https://api.example.com/orders';
 

@@ -1,5 +1,5 @@
 // Every rate limit trips at its threshold, with RateLimit-* headers on the way and Retry-After on
-// the 429, whose body is in the endpoint's own format (security checklist item 16). Run with the
+// the 429, whose body is in the endpoint's own format (a client can act on it). Run with the
 // in-memory store and with Redis (the machine's shared Redis, under a key prefix of this run's
 // own), each on one of the two databases.
 //
@@ -11,7 +11,7 @@ import type { Provider } from '../support/databases.js';
 import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import { deleteRedisKeys, redisKeys, SHARED_REDIS_URL, uniqueRedisPrefix } from '../support/redis.js';
 import { auditRows, authorizationUrl, expectPage, PASSWORD, pkcePair, registerClient, registerUser, signIn, TestBrowser, type TestClient } from '../support/signin.js';
-import { basicAuth, endpoints, postForm } from '../services/helpers.js';
+import { basicAuth, endpoints, postForm } from '../support/oauth-http.js';
 
 const ORDERS = 'https://api.example.com/orders';
 const STORES: ['memory' | 'redis', Provider][] = [

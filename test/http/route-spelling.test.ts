@@ -7,7 +7,8 @@ import { createClient } from '../../src/clients/registry.js';
 import { PROVIDERS, type Provider } from '../support/databases.js';
 import { freePort, startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import { TestBrowser, expectPage, formWithAction } from '../support/signin.js';
-import { registerDeviceClient, startDeviceAuthorization, textOf } from '../device/helpers.js';
+import { registerDeviceClient, startDeviceAuthorization, textOf } from '../support/device-flow.js';
+import { useGatehouse } from '../support/use-gatehouse.js';
 
 const ALPHABET = 'BCDFGHJKLMNPQRSTVWXZ';
 function unknownCode(): string {
@@ -91,13 +92,9 @@ describe.each(PROVIDERS)('route spellings on %s', (provider: Provider) => {
   });
 
   describe('CORS and every other provider route', () => {
-    let gh: TestGatehouse;
+    const gh = useGatehouse(provider);
     beforeAll(async () => {
-      gh = await startGatehouse(provider);
       await createClient(gh.db.prisma, { name: 'spa', profile: 'spa', redirect_uris: [`${APP_ORIGIN}/cb`], cors_origins: [APP_ORIGIN] });
-    });
-    afterAll(async () => {
-      await gh.close();
     });
 
     const preflight = (path: string, origin: string) =>

@@ -1,13 +1,14 @@
-// Security headers on every kind of response (security checklist items 8 and 20): JSON, pages,
+// Security headers on every kind of response (no framing, no sniffing, no Referer): JSON, pages,
 // redirects, errors of the provider and of our routes, 404, static files, health checks, CORS
 // preflights, refusals (413, 429). HSTS only when the issuer is https.
 import { createApi } from '../../src/clients/apis.js';
 import { createClient } from '../../src/clients/registry.js';
 import { CookieJar } from '../support/cookie-jar.js';
 import { PROVIDERS } from '../support/databases.js';
-import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
+import type { TestGatehouse } from '../support/gatehouse.js';
 import { authorizationUrl, authorizeAndSignIn, expectRedirect, pkcePair, registerClient, registerUser, TestBrowser } from '../support/signin.js';
-import { basicAuth } from '../services/helpers.js';
+import { basicAuth } from '../support/oauth-http.js';
+import { useGatehouse } from '../support/use-gatehouse.js';
 
 const ORDERS = 'https://api.example.com/orders';
 const APP_ORIGIN = 'https://app.example.com';
@@ -115,16 +116,10 @@ describe.each(PROVIDERS)('security headers on %s', (provider) => {
     ['an http issuer', false],
     ['an https issuer behind a TLS-terminating proxy', true],
   ])('with %s', (_what, https) => {
-    let gh: TestGatehouse;
-    beforeAll(async () => {
-      gh = await startGatehouse(provider, {
-        TRUST_PROXY: 'true',
-        REQUEST_IP_LIMIT: '40',
-        ...(https ? { ISSUER: 'https://auth.example.test' } : {}),
-      });
-    });
-    afterAll(async () => {
-      await gh.close();
+    const gh = useGatehouse(provider, {
+      TRUST_PROXY: 'true',
+      REQUEST_IP_LIMIT: '40',
+      ...(https ? { ISSUER: 'https://auth.example.test' } : {}),
     });
 
     test('every kind of response carries them', async () => {
@@ -140,13 +135,7 @@ describe.each(PROVIDERS)('security headers on %s', (provider) => {
 });
 
 describe('pages and redirects that carry codes', () => {
-  let gh: TestGatehouse;
-  beforeAll(async () => {
-    gh = await startGatehouse('sqlite');
-  });
-  afterAll(async () => {
-    await gh.close();
-  });
+  const gh = useGatehouse('sqlite');
 
   test('the redirect with the authorization code and the form_post page send no referrer', async () => {
     const client = await registerClient(gh);

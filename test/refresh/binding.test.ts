@@ -4,20 +4,14 @@
 import { setUserDisabled } from '../../src/accounts/users.js';
 import { setClientDisabled } from '../../src/clients/registry.js';
 import { PROVIDERS } from '../support/databases.js';
-import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
-import { auditRows, registerClient, registerUser, userinfo, type TestClient } from '../support/signin.js';
-import { OFFLINE_SCOPE, introspect, refresh, signInOffline } from './helpers.js';
+import { auditRows, registerClient, registerUser, userinfo } from '../support/signin.js';
+import { OFFLINE_SCOPE, introspect, refresh, signInOffline } from '../support/refresh.js';
+import { useBeforeAll } from '../support/use-before-all.js';
+import { useGatehouse } from '../support/use-gatehouse.js';
 
 describe.each(PROVIDERS)('refresh token binding on %s', (provider) => {
-  let gh: TestGatehouse;
-  let client: TestClient;
-  beforeAll(async () => {
-    gh = await startGatehouse(provider);
-    client = await registerClient(gh);
-  });
-  afterAll(async () => {
-    await gh.close();
-  });
+  const gh = useGatehouse(provider);
+  const client = useBeforeAll(() => registerClient(gh));
 
   const consumedAt = async (token: string) => (await gh.db.prisma.refreshToken.findUnique({ where: { id: token } }))?.consumedAt;
 

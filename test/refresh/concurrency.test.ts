@@ -9,10 +9,12 @@
 // yielding and the others arrive after the rotation (there the conditional update guards
 // several processes sharing one file: test/db/adapter-contract.test.ts).
 import { PROVIDERS } from '../support/databases.js';
-import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
+import type { TestGatehouse } from '../support/gatehouse.js';
 import { auditRows, registerClient, registerUser, type TestClient } from '../support/signin.js';
 import type { TokenResponse } from '../support/signin.js';
-import { introspect, refresh, signInOffline, storedGrant } from './helpers.js';
+import { introspect, refresh, signInOffline, storedGrant } from '../support/refresh.js';
+import { useBeforeAll } from '../support/use-before-all.js';
+import { useGatehouse } from '../support/use-gatehouse.js';
 
 const N = 20;
 
@@ -36,17 +38,10 @@ async function storm(gh: TestGatehouse, client: TestClient, token: string): Prom
 
 describe.each(PROVIDERS)('%d concurrent refreshes with one token on %s'.replace('%d', String(N)), (provider) => {
   describe('with the reuse grace window', () => {
-    let gh: TestGatehouse;
-    let client: TestClient;
-    beforeAll(async () => {
-      // The window is set far longer than a storm can take, so a slow machine cannot turn a
-      // late loser into a revocation; the window's own end is tested in reuse.test.ts.
-      gh = await startGatehouse(provider, { REFRESH_TOKEN_REUSE_GRACE: '60s' });
-      client = await registerClient(gh);
-    });
-    afterAll(async () => {
-      await gh.close();
-    });
+    // The window is set far longer than a storm can take, so a slow machine cannot turn a
+    // late loser into a revocation; the window's own end is tested in reuse.test.ts.
+    const gh = useGatehouse(provider, { REFRESH_TOKEN_REUSE_GRACE: '60s' });
+    const client = useBeforeAll(() => registerClient(gh));
 
     test('exactly one succeeds, the others get invalid_grant, and the winner keeps a working token', async () => {
       const user = await registerUser(gh);
@@ -86,15 +81,8 @@ describe.each(PROVIDERS)('%d concurrent refreshes with one token on %s'.replace(
   });
 
   describe('strict (no grace window)', () => {
-    let gh: TestGatehouse;
-    let client: TestClient;
-    beforeAll(async () => {
-      gh = await startGatehouse(provider, { REFRESH_TOKEN_REUSE_GRACE: '0' });
-      client = await registerClient(gh);
-    });
-    afterAll(async () => {
-      await gh.close();
-    });
+    const gh = useGatehouse(provider, { REFRESH_TOKEN_REUSE_GRACE: '0' });
+    const client = useBeforeAll(() => registerClient(gh));
 
     test('still exactly one success and never a 5xx; a later reuse revokes the whole grant', async () => {
       const user = await registerUser(gh);

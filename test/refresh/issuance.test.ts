@@ -2,7 +2,6 @@
 // Core §11), only to clients allowed the refresh_token grant, are stored through the adapter
 // with their grant, person and client, and are rotated on every use (RFC 9700 §4.14.2).
 import { PROVIDERS } from '../support/databases.js';
-import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import {
   TestBrowser,
   authorizationUrl,
@@ -15,20 +14,14 @@ import {
   registerClient,
   registerUser,
   signIn,
-  type TestClient,
 } from '../support/signin.js';
-import { OFFLINE_SCOPE, introspect, refresh, refreshPayload, signInOffline, storedGrant } from './helpers.js';
+import { OFFLINE_SCOPE, introspect, refresh, refreshPayload, signInOffline, storedGrant } from '../support/refresh.js';
+import { useBeforeAll } from '../support/use-before-all.js';
+import { useGatehouse } from '../support/use-gatehouse.js';
 
 describe.each(PROVIDERS)('refresh token issuance and rotation on %s', (provider) => {
-  let gh: TestGatehouse;
-  let client: TestClient;
-  beforeAll(async () => {
-    gh = await startGatehouse(provider);
-    client = await registerClient(gh);
-  });
-  afterAll(async () => {
-    await gh.close();
-  });
+  const gh = useGatehouse(provider);
+  const client = useBeforeAll(() => registerClient(gh));
 
   test('offline_access consented to yields a refresh token, stored with its grant, person and client', async () => {
     const user = await registerUser(gh);

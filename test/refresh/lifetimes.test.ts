@@ -5,7 +5,9 @@
 import { freshDatabase, PROVIDERS } from '../support/databases.js';
 import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import { registerClient, registerUser, type TestClient } from '../support/signin.js';
-import { introspect, refresh, refreshPayload, signInOffline, waitUntilPast } from './helpers.js';
+import { introspect, refresh, refreshPayload, signInOffline, waitUntilPast } from '../support/refresh.js';
+import { useBeforeAll } from '../support/use-before-all.js';
+import { useGatehouse } from '../support/use-gatehouse.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -18,15 +20,8 @@ const chainStart = (t: Times) => Math.min(t.authTime, t.iiat);
 
 describe.each(PROVIDERS)('refresh token lifetimes on %s', (provider) => {
   describe('idle lifetime (REFRESH_TOKEN_IDLE_TTL=4s)', () => {
-    let gh: TestGatehouse;
-    let client: TestClient;
-    beforeAll(async () => {
-      gh = await startGatehouse(provider, { REFRESH_TOKEN_IDLE_TTL: '4s', REFRESH_TOKEN_ABSOLUTE_TTL: '1h' });
-      client = await registerClient(gh);
-    });
-    afterAll(async () => {
-      await gh.close();
-    });
+    const gh = useGatehouse(provider, { REFRESH_TOKEN_IDLE_TTL: '4s', REFRESH_TOKEN_ABSOLUTE_TTL: '1h' });
+    const client = useBeforeAll(() => registerClient(gh));
 
     test('each rotation renews it, so a chain in use outlives the first token; a token left idle past it is refused', async () => {
       const user = await registerUser(gh);
@@ -61,15 +56,8 @@ describe.each(PROVIDERS)('refresh token lifetimes on %s', (provider) => {
   });
 
   describe('absolute lifetime (REFRESH_TOKEN_ABSOLUTE_TTL=5s, idle 4s)', () => {
-    let gh: TestGatehouse;
-    let client: TestClient;
-    beforeAll(async () => {
-      gh = await startGatehouse(provider, { REFRESH_TOKEN_IDLE_TTL: '4s', REFRESH_TOKEN_ABSOLUTE_TTL: '5s' });
-      client = await registerClient(gh);
-    });
-    afterAll(async () => {
-      await gh.close();
-    });
+    const gh = useGatehouse(provider, { REFRESH_TOKEN_IDLE_TTL: '4s', REFRESH_TOKEN_ABSOLUTE_TTL: '5s' });
+    const client = useBeforeAll(() => registerClient(gh));
 
     test('counted from the sign-in: a token rotated late in the chain expires with it, and the chain ends there', async () => {
       const user = await registerUser(gh);

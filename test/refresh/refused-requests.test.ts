@@ -4,7 +4,6 @@
 // is 0 here, so any second use of a rotated token revokes at once.
 import { createApi } from '../../src/clients/apis.js';
 import { PROVIDERS } from '../support/databases.js';
-import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import {
   TestBrowser,
   authorizationUrl,
@@ -18,17 +17,17 @@ import {
   tokenRequest,
   type TestClient,
 } from '../support/signin.js';
-import { refresh, signInOffline } from './helpers.js';
+import { refresh, signInOffline } from '../support/refresh.js';
+import { useGatehouse } from '../support/use-gatehouse.js';
 
 const ORDERS = 'https://api.example.com/orders';
 const BILLING = 'https://api.example.com/billing';
 const ADMIN = 'https://api.example.com/admin';
 
 describe.each(PROVIDERS)('refused refresh requests on %s', (provider) => {
-  let gh: TestGatehouse;
+  const gh = useGatehouse(provider, { REFRESH_TOKEN_REUSE_GRACE: '0' });
   let client: TestClient;
   beforeAll(async () => {
-    gh = await startGatehouse(provider, { REFRESH_TOKEN_REUSE_GRACE: '0' });
     await createApi(gh.db.prisma, { identifier: ORDERS, name: 'Orders', scopes: ['orders:read'] });
     await createApi(gh.db.prisma, { identifier: BILLING, name: 'Billing', scopes: ['billing:read'] });
     await createApi(gh.db.prisma, { identifier: ADMIN, name: 'Admin', scopes: ['admin'] });
@@ -41,9 +40,6 @@ describe.each(PROVIDERS)('refused refresh requests on %s', (provider) => {
       // The person grants orders:read through the default API (no resource at /auth).
       default_api: ORDERS,
     });
-  });
-  afterAll(async () => {
-    await gh.close();
   });
 
   const refused: [string, Record<string, string | string[]>, string][] = [

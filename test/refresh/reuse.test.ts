@@ -3,21 +3,15 @@
 // Within the reuse grace window (REFRESH_TOKEN_REUSE_GRACE, src/oidc/refresh-tokens.ts) a second
 // use is refused without revoking; once the window is over, reuse revokes again.
 import { PROVIDERS } from '../support/databases.js';
-import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
-import { auditRows, registerClient, registerUser, userinfo, type TestClient } from '../support/signin.js';
-import { introspect, refresh, signInOffline, storedGrant, waitUntilPast } from './helpers.js';
+import { auditRows, registerClient, registerUser, userinfo } from '../support/signin.js';
+import { introspect, refresh, signInOffline, storedGrant, waitUntilPast } from '../support/refresh.js';
+import { useBeforeAll } from '../support/use-before-all.js';
+import { useGatehouse } from '../support/use-gatehouse.js';
 
 describe.each(PROVIDERS)('refresh token reuse on %s', (provider) => {
   describe('strict (no grace window)', () => {
-    let gh: TestGatehouse;
-    let client: TestClient;
-    beforeAll(async () => {
-      gh = await startGatehouse(provider, { REFRESH_TOKEN_REUSE_GRACE: '0' });
-      client = await registerClient(gh);
-    });
-    afterAll(async () => {
-      await gh.close();
-    });
+    const gh = useGatehouse(provider, { REFRESH_TOKEN_REUSE_GRACE: '0' });
+    const client = useBeforeAll(() => registerClient(gh));
 
     test('reusing a rotated token fails and kills the token it was rotated to, and every access token of the grant', async () => {
       const user = await registerUser(gh);
@@ -78,16 +72,9 @@ describe.each(PROVIDERS)('refresh token reuse on %s', (provider) => {
   });
 
   describe('within the grace window', () => {
-    let gh: TestGatehouse;
-    let client: TestClient;
-    beforeAll(async () => {
-      // A window far longer than the test, so the outcome does not depend on timing.
-      gh = await startGatehouse(provider, { REFRESH_TOKEN_REUSE_GRACE: '60s' });
-      client = await registerClient(gh);
-    });
-    afterAll(async () => {
-      await gh.close();
-    });
+    // A window far longer than the test, so the outcome does not depend on timing.
+    const gh = useGatehouse(provider, { REFRESH_TOKEN_REUSE_GRACE: '60s' });
+    const client = useBeforeAll(() => registerClient(gh));
 
     test('a second use soon after rotation is refused, the grant is kept, and it is audited', async () => {
       const user = await registerUser(gh);
@@ -116,15 +103,8 @@ describe.each(PROVIDERS)('refresh token reuse on %s', (provider) => {
   });
 
   describe('after the grace window', () => {
-    let gh: TestGatehouse;
-    let client: TestClient;
-    beforeAll(async () => {
-      gh = await startGatehouse(provider, { REFRESH_TOKEN_REUSE_GRACE: '1s' });
-      client = await registerClient(gh);
-    });
-    afterAll(async () => {
-      await gh.close();
-    });
+    const gh = useGatehouse(provider, { REFRESH_TOKEN_REUSE_GRACE: '1s' });
+    const client = useBeforeAll(() => registerClient(gh));
 
     test('reuse once the window has passed revokes the grant', async () => {
       const user = await registerUser(gh);

@@ -3,21 +3,17 @@
 import { UserError } from '../../src/accounts/users.js';
 import { listUserGrants, revokeUserGrants } from '../../src/oidc/user-grants.js';
 import { PROVIDERS } from '../support/databases.js';
-import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import { registerClient, registerUser, userinfo, type TestClient } from '../support/signin.js';
-import { introspect, refresh, signInOffline, storedGrant } from './helpers.js';
+import { introspect, refresh, signInOffline, storedGrant } from '../support/refresh.js';
+import { useGatehouse } from '../support/use-gatehouse.js';
 
 describe.each(PROVIDERS)('user grants on %s', (provider) => {
-  let gh: TestGatehouse;
+  const gh = useGatehouse(provider);
   let notes: TestClient;
   let calendar: TestClient;
   beforeAll(async () => {
-    gh = await startGatehouse(provider);
     notes = await registerClient(gh, { name: 'Notes' });
     calendar = await registerClient(gh, { name: 'Calendar' });
-  });
-  afterAll(async () => {
-    await gh.close();
   });
 
   test('lists each grant with its client, when it was created and when it was last used', async () => {

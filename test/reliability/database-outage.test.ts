@@ -6,8 +6,8 @@
 // what was issued before the outage still works.
 import { createApi } from '../../src/clients/apis.js';
 import { createClient } from '../../src/clients/registry.js';
-import { basicAuth, postForm } from '../services/helpers.js';
-import { introspect, refresh, signInOffline } from '../refresh/helpers.js';
+import { basicAuth, postForm } from '../support/oauth-http.js';
+import { introspect, refresh, signInOffline } from '../support/refresh.js';
 import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import { privatePostgres, type PrivatePostgres } from '../support/private-postgres.js';
 import { scaled } from '../support/process.js';

@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { createApi } from '../../src/clients/apis.js';
 import { createClient } from '../../src/clients/registry.js';
-import { basicAuth } from '../services/helpers.js';
+import { basicAuth } from '../support/oauth-http.js';
 import { PROVIDERS } from '../support/databases.js';
 import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import { scaled } from '../support/process.js';

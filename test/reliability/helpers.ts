@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { Db } from '../../src/db/client.js';
 import type { TestGatehouse } from '../support/gatehouse.js';
 
-/** The helpers in test/support/signin.ts and test/refresh/helpers.ts need only these two. */
+/** The helpers in test/support/signin.ts and test/support/refresh.ts need only these two. */
 export function viewOf(issuer: string, prisma: Db): TestGatehouse {
   return { config: { issuer }, db: { prisma } } as unknown as TestGatehouse;
 }

@@ -8,7 +8,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
-import { basicAuth, postForm } from '../services/helpers.js';
+import { basicAuth, postForm } from '../support/oauth-http.js';
 import { cliFor } from '../support/cli.js';
 import { freshDatabase, PROVIDERS, type TestDatabase } from '../support/databases.js';
 import { spawnGatehouse, type GatehouseProcess } from '../support/process.js';

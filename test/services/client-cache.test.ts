@@ -3,8 +3,8 @@
 // waits are the documented bound, and nothing asserts how fast anything is.
 import { createApi } from '../../src/clients/apis.js';
 import { createClient, rotateClientSecret, setClientDisabled } from '../../src/clients/registry.js';
-import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
-import { basicAuth, endpoints, postForm } from './helpers.js';
+import { basicAuth, endpoints, postForm } from '../support/oauth-http.js';
+import { useGatehouse } from '../support/use-gatehouse.js';
 
 const ORDERS = 'https://api.example.com/orders';
 const TTL_SECONDS = 1;
@@ -13,16 +13,12 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const pastTtl = () => sleep(TTL_SECONDS * 1000 + 300);
 
 describe('client cache (CLIENT_CACHE_TTL)', () => {
-  let gh: TestGatehouse;
+  const gh = useGatehouse('sqlite', { CLIENT_CACHE_TTL: `${TTL_SECONDS}s` });
   let tokenUrl: string;
 
   beforeAll(async () => {
-    gh = await startGatehouse('sqlite', { CLIENT_CACHE_TTL: `${TTL_SECONDS}s` });
     tokenUrl = endpoints(gh).token;
     await createApi(gh.db.prisma, { identifier: ORDERS, name: 'Orders', scopes: ['orders:read'], access_token_ttl: 600 });
-  });
-  afterAll(async () => {
-    await gh.close();
   });
 
   async function serviceClient() {

@@ -7,14 +7,16 @@ import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from 
 import { createApi } from '../../src/clients/apis.js';
 import { createClient, rotateClientSecret, setClientDisabled } from '../../src/clients/registry.js';
 import { PROVIDERS } from '../support/databases.js';
-import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
-import { JWT_BEARER, assertionKey, auditEvents, basicAuth, clientAssertion, endpoints, postForm, type AssertionKey } from './helpers.js';
+import { JWT_BEARER, assertionKey, clientAssertion, type AssertionKey } from '../support/client-assertion.js';
+import { auditEvents } from '../support/audit-events.js';
+import { basicAuth, endpoints, postForm } from '../support/oauth-http.js';
+import { useGatehouse } from '../support/use-gatehouse.js';
 
 const ORDERS = 'https://api.example.com/orders';
 const BILLING = 'urn:example:billing';
 
 describe.each(PROVIDERS)('client credentials on %s', (provider) => {
-  let gh: TestGatehouse;
+  const gh = useGatehouse(provider);
   let url: ReturnType<typeof endpoints>;
   /** client_secret_basic, orders:read, default API orders. */
   let basic: { id: string; secret: string };
@@ -27,7 +29,6 @@ describe.each(PROVIDERS)('client credentials on %s', (provider) => {
     postForm(url.token, { grant_type: 'client_credentials', ...form }, headers);
 
   beforeAll(async () => {
-    gh = await startGatehouse(provider);
     url = endpoints(gh);
     const prisma = gh.db.prisma;
     await createApi(prisma, { identifier: ORDERS, name: 'Orders', scopes: ['orders:read', 'orders:write'], access_token_ttl: 600 });
@@ -52,9 +53,6 @@ describe.each(PROVIDERS)('client credentials on %s', (provider) => {
       default_api: BILLING,
     });
     jwt = { id: j.client.client_id, key };
-  });
-  afterAll(async () => {
-    await gh.close();
   });
 
   describe('each authentication method', () => {

@@ -7,9 +7,10 @@
 import { createApi } from '../../src/clients/apis.js';
 import { createClient } from '../../src/clients/registry.js';
 import { PROVIDERS } from '../support/databases.js';
-import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import { auditRows } from '../support/signin.js';
-import { basicAuth, endpoints, mintUserTokens, postForm } from './helpers.js';
+import { basicAuth, endpoints, postForm } from '../support/oauth-http.js';
+import { mintUserTokens } from '../support/user-tokens.js';
+import { useGatehouse } from '../support/use-gatehouse.js';
 
 const ORDERS = 'https://api.example.com/orders';
 const APP_ORIGIN = 'https://app.example.com';
@@ -17,7 +18,7 @@ const OTHER_APP_ORIGIN = 'https://other-app.example.com';
 const EVIL_ORIGIN = 'https://evil.example.com';
 
 describe.each(PROVIDERS)('introspection, revocation and CORS on %s', (provider) => {
-  let gh: TestGatehouse;
+  const gh = useGatehouse(provider);
   let url: ReturnType<typeof endpoints>;
   let app: { id: string; auth: string };
   let other: { id: string; auth: string };
@@ -29,7 +30,6 @@ describe.each(PROVIDERS)('introspection, revocation and CORS on %s', (provider) 
     postForm(url.revocation, { token }, { authorization: auth, ...headers });
 
   beforeAll(async () => {
-    gh = await startGatehouse(provider);
     url = endpoints(gh);
     const prisma = gh.db.prisma;
     await createApi(prisma, { identifier: ORDERS, name: 'Orders', scopes: ['orders:read'] });
@@ -50,9 +50,6 @@ describe.each(PROVIDERS)('introspection, revocation and CORS on %s', (provider) 
     other = { id: o.client.client_id, auth: basicAuth(o.client.client_id, o.clientSecret!) };
     const s = await createClient(prisma, { name: 'spa', profile: 'spa', redirect_uris: [`${APP_ORIGIN}/spa`], scope: ['openid', 'offline_access'], cors_origins: [APP_ORIGIN] });
     spa = { id: s.client.client_id };
-  });
-  afterAll(async () => {
-    await gh.close();
   });
 
   describe('introspection and revocation of stored tokens', () => {

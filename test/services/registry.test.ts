@@ -15,7 +15,7 @@ import {
 } from '../../src/clients/registry.js';
 import { openDatabase, type Database } from '../../src/db/client.js';
 import { freshDatabase, PROVIDERS, type TestDatabase } from '../support/databases.js';
-import { assertionKey } from './helpers.js';
+import { assertionKey } from '../support/client-assertion.js';
 
 async function registryError(promise: Promise<unknown>): Promise<RegistryError> {
   try {

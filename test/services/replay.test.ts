@@ -5,8 +5,9 @@ import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { createApi } from '../../src/clients/apis.js';
 import { createClient } from '../../src/clients/registry.js';
 import { PROVIDERS } from '../support/databases.js';
-import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
-import { JWT_BEARER, assertionKey, clientAssertion, endpoints, postForm, type AssertionKey, type OAuthResponse } from './helpers.js';
+import { JWT_BEARER, assertionKey, clientAssertion, type AssertionKey } from '../support/client-assertion.js';
+import { endpoints, postForm, type OAuthResponse } from '../support/oauth-http.js';
+import { useGatehouse } from '../support/use-gatehouse.js';
 
 const BILLING = 'urn:example:billing';
 const CONCURRENT = 20;
@@ -34,7 +35,9 @@ function tally(responses: OAuthResponse[]): Record<string, number> {
 }
 
 describe.each(PROVIDERS)('single-use assertions and DPoP proofs under concurrency on %s', (provider) => {
-  let gh: TestGatehouse;
+  // Every refused replay is a failed client authentication: lift that budget (tested in
+  // test/http/client-auth-failures.test.ts) so the rounds here meet replay refusals, not 429s.
+  const gh = useGatehouse(provider, { CLIENT_AUTH_FAILURE_LIMIT: '100000' });
   let url: ReturnType<typeof endpoints>;
   let client: { id: string; key: AssertionKey };
 
@@ -42,9 +45,6 @@ describe.each(PROVIDERS)('single-use assertions and DPoP proofs under concurrenc
     postForm(url.token, { grant_type: 'client_credentials', client_assertion_type: JWT_BEARER, client_assertion: assertion }, headers);
 
   beforeAll(async () => {
-    // Every refused replay is a failed client authentication: lift that budget (tested in
-    // test/http/client-auth-failures.test.ts) so the rounds here meet replay refusals, not 429s.
-    gh = await startGatehouse(provider, { CLIENT_AUTH_FAILURE_LIMIT: '100000' });
     url = endpoints(gh);
     await createApi(gh.db.prisma, { identifier: BILLING, name: 'Billing', scopes: ['billing:read'] });
     const key = await assertionKey();
@@ -57,9 +57,6 @@ describe.each(PROVIDERS)('single-use assertions and DPoP proofs under concurrenc
       default_api: BILLING,
     });
     client = { id: created.client.client_id, key };
-  });
-  afterAll(async () => {
-    await gh.close();
   });
 
   test(`finding 15.3: one client assertion sent ${CONCURRENT} times at once is accepted exactly once`, async () => {

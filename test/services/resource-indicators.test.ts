@@ -5,18 +5,17 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createApi } from '../../src/clients/apis.js';
 import { createClient } from '../../src/clients/registry.js';
 import { PROVIDERS } from '../support/databases.js';
-import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
+import { useGatehouse } from '../support/use-gatehouse.js';
 
 const ORDERS = 'https://api.example.com/orders';
 const BILLING = 'urn:example:billing';
 const REDIRECT = 'https://app.example.com/callback';
 
 describe.each(PROVIDERS)('resource indicators at the authorization endpoint on %s', (provider) => {
-  let gh: TestGatehouse;
+  const gh = useGatehouse(provider);
   let clientId: string;
 
   beforeAll(async () => {
-    gh = await startGatehouse(provider);
     await createApi(gh.db.prisma, { identifier: ORDERS, name: 'Orders', scopes: ['orders:read', 'orders:write'] });
     await createApi(gh.db.prisma, { identifier: BILLING, name: 'Billing', scopes: ['billing:read'] });
     const { client } = await createClient(gh.db.prisma, {
@@ -28,9 +27,6 @@ describe.each(PROVIDERS)('resource indicators at the authorization endpoint on %
       default_api: ORDERS,
     });
     clientId = client.client_id;
-  });
-  afterAll(async () => {
-    await gh.close();
   });
 
   async function authorize(params: Record<string, string>) {

@@ -3,7 +3,6 @@
 // Consent is remembered per person and client, asked again only for new scopes, and skipped
 // for first-party clients; Deny and Cancel return access_denied to the client.
 import { PROVIDERS } from '../support/databases.js';
-import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import {
   TestBrowser,
   atHash,
@@ -23,15 +22,10 @@ import {
   userinfo,
   verifyIdToken,
 } from '../support/signin.js';
+import { useGatehouse } from '../support/use-gatehouse.js';
 
 describe.each(PROVIDERS)('authorization code + PKCE sign-in on %s', (provider) => {
-  let gh: TestGatehouse;
-  beforeAll(async () => {
-    gh = await startGatehouse(provider);
-  });
-  afterAll(async () => {
-    await gh.close();
-  });
+  const gh = useGatehouse(provider);
 
   test('authorize -> login -> consent -> callback -> token -> verified ID token -> userinfo', async () => {
     const client = await registerClient(gh);

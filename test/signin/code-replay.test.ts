@@ -5,7 +5,6 @@
 // and code.replay_detected is audited.
 import { createApi } from '../../src/clients/apis.js';
 import { PROVIDERS } from '../support/databases.js';
-import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import {
   TestBrowser,
   auditRows,
@@ -17,22 +16,19 @@ import {
   userinfo,
   type TestClient,
 } from '../support/signin.js';
+import { useGatehouse } from '../support/use-gatehouse.js';
 
 const CONCURRENT = 10;
 const ORDERS = 'https://api.example.com/orders';
 const ADMIN = 'https://api.example.com/admin';
 
 describe.each(PROVIDERS)('authorization code replay on %s', (provider) => {
-  let gh: TestGatehouse;
+  const gh = useGatehouse(provider);
   let client: TestClient;
   beforeAll(async () => {
-    gh = await startGatehouse(provider);
     await createApi(gh.db.prisma, { identifier: ORDERS, name: 'Orders', scopes: ['orders:read'] });
     await createApi(gh.db.prisma, { identifier: ADMIN, name: 'Admin', scopes: ['admin'] });
     client = await registerClient(gh, { apis: [{ identifier: ORDERS, scopes: ['orders:read'] }] });
-  });
-  afterAll(async () => {
-    await gh.close();
   });
 
   async function signedInCode(email: string) {

@@ -6,7 +6,6 @@
 import { authenticate } from '../../src/accounts/authenticate.js';
 import { createPasswordHasher, type PasswordHasher } from '../../src/accounts/passwords.js';
 import { PROVIDERS } from '../support/databases.js';
-import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import {
   PASSWORD,
   TestBrowser,
@@ -17,8 +16,9 @@ import {
   registerClient,
   registerUser,
   type Landing,
-  type TestClient,
 } from '../support/signin.js';
+import { useBeforeAll } from '../support/use-before-all.js';
+import { useGatehouse } from '../support/use-gatehouse.js';
 
 const THRESHOLD = 5;
 const BURST = 20;
@@ -35,20 +35,13 @@ function signedIn(landing: Landing): boolean {
 }
 
 describe.each(PROVIDERS)('account lockout under concurrent sign-ins on %s', (provider) => {
-  let gh: TestGatehouse;
-  let client: TestClient;
-  beforeAll(async () => {
-    gh = await startGatehouse(provider, {
-      TRUST_PROXY: 'true',
-      LOGIN_LOCKOUT_THRESHOLD: String(THRESHOLD),
-      LOGIN_LOCKOUT_WINDOW: '10m',
-      LOGIN_LOCKOUT_DURATION: '10m',
-    });
-    client = await registerClient(gh);
+  const gh = useGatehouse(provider, {
+    TRUST_PROXY: 'true',
+    LOGIN_LOCKOUT_THRESHOLD: String(THRESHOLD),
+    LOGIN_LOCKOUT_WINDOW: '10m',
+    LOGIN_LOCKOUT_DURATION: '10m',
   });
-  afterAll(async () => {
-    await gh.close();
-  });
+  const client = useBeforeAll(() => registerClient(gh));
 
   /** Opens one login page per password, each from its own address, then posts them all at once. */
   async function burst(email: string, passwords: string[]): Promise<Landing[]> {

@@ -1,11 +1,11 @@
 // The login page against guessing: one generic message, per-account lockout with its audit
 // event, disabled accounts, per-IP limits, the cost of unknown emails, hash upgrades, and
-// passwords kept out of logs and audit rows (security checklist items 15, 16, 24).
+// passwords kept out of logs and audit rows.
 import { hashParameters, hashPassword, CURRENT_ARGON2_PARAMS, createPasswordHasher, type PasswordHasher } from '../../src/accounts/passwords.js';
 import { authenticate } from '../../src/accounts/authenticate.js';
 import { setUserDisabled, unlockUser } from '../../src/accounts/users.js';
 import { PROVIDERS } from '../support/databases.js';
-import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
+import type { TestGatehouse } from '../support/gatehouse.js';
 import {
   PASSWORD,
   TestBrowser,
@@ -22,6 +22,8 @@ import {
   userinfo,
   type TestClient,
 } from '../support/signin.js';
+import { useBeforeAll } from '../support/use-before-all.js';
+import { useGatehouse } from '../support/use-gatehouse.js';
 
 const GENERIC = 'Invalid email or password.';
 
@@ -37,21 +39,14 @@ async function attempt(gh: TestGatehouse, client: TestClient, email: string, pas
 }
 
 describe.each(PROVIDERS)('login protections on %s', (provider) => {
-  let gh: TestGatehouse;
-  let client: TestClient;
-  beforeAll(async () => {
-    // The per-IP limit is set high here: every test signs in from 127.0.0.1.
-    gh = await startGatehouse(provider, {
-      LOGIN_LOCKOUT_THRESHOLD: '3',
-      LOGIN_LOCKOUT_WINDOW: '10m',
-      LOGIN_LOCKOUT_DURATION: '10m',
-      LOGIN_IP_LIMIT: '1000',
-    });
-    client = await registerClient(gh);
+  // The per-IP limit is set high here: every test signs in from 127.0.0.1.
+  const gh = useGatehouse(provider, {
+    LOGIN_LOCKOUT_THRESHOLD: '3',
+    LOGIN_LOCKOUT_WINDOW: '10m',
+    LOGIN_LOCKOUT_DURATION: '10m',
+    LOGIN_IP_LIMIT: '1000',
   });
-  afterAll(async () => {
-    await gh.close();
-  });
+  const client = useBeforeAll(() => registerClient(gh));
 
   test('a wrong password and an unknown email get the same page, keeping the typed email', async () => {
     const user = await registerUser(gh);
@@ -210,15 +205,8 @@ describe.each(PROVIDERS)('login protections on %s', (provider) => {
 });
 
 describe.each(PROVIDERS)('per-IP login limit on %s', (provider) => {
-  let gh: TestGatehouse;
-  let client: TestClient;
-  beforeAll(async () => {
-    gh = await startGatehouse(provider, { LOGIN_IP_LIMIT: '3', LOGIN_IP_WINDOW: '10m' });
-    client = await registerClient(gh);
-  });
-  afterAll(async () => {
-    await gh.close();
-  });
+  const gh = useGatehouse(provider, { LOGIN_IP_LIMIT: '3', LOGIN_IP_WINDOW: '10m' });
+  const client = useBeforeAll(() => registerClient(gh));
 
   test('successful sign-ins do not use up the budget', async () => {
     const user = await registerUser(gh);

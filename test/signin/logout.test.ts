@@ -2,7 +2,6 @@
 // redirect only to a registered post_logout_redirect_uri, the session and its tokens ended,
 // the consent kept, and the audit event.
 import { PROVIDERS } from '../support/databases.js';
-import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import {
   TestBrowser,
   auditRows,
@@ -19,19 +18,13 @@ import {
   registerUser,
   signIn,
   userinfo,
-  type TestClient,
 } from '../support/signin.js';
+import { useBeforeAll } from '../support/use-before-all.js';
+import { useGatehouse } from '../support/use-gatehouse.js';
 
 describe.each(PROVIDERS)('logout on %s', (provider) => {
-  let gh: TestGatehouse;
-  let client: TestClient;
-  beforeAll(async () => {
-    gh = await startGatehouse(provider);
-    client = await registerClient(gh);
-  });
-  afterAll(async () => {
-    await gh.close();
-  });
+  const gh = useGatehouse(provider);
+  const client = useBeforeAll(() => registerClient(gh));
 
   async function signedIn() {
     const user = await registerUser(gh);

@@ -1,8 +1,7 @@
-// What the authorization code flow refuses (security checklist items 1-5, 8, 19, 22). Each
+// What the authorization code flow refuses (each block names the section it follows). Each
 // test shows the refusal and, where it helps, that the same request succeeds once the one
 // thing wrong with it is put right, so it fails if the protection is removed.
 import { PROVIDERS } from '../support/databases.js';
-import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import {
   TestBrowser,
   authorizationUrl,
@@ -20,15 +19,10 @@ import {
   tokenRequest,
   userinfo,
 } from '../support/signin.js';
+import { useGatehouse } from '../support/use-gatehouse.js';
 
 describe.each(PROVIDERS)('authorization code protections on %s', (provider) => {
-  let gh: TestGatehouse;
-  beforeAll(async () => {
-    gh = await startGatehouse(provider);
-  });
-  afterAll(async () => {
-    await gh.close();
-  });
+  const gh = useGatehouse(provider);
 
   describe('PKCE (RFC 7636, RFC 9700 §2.1.1)', () => {
     test('an authorization request without code_challenge is refused, for a confidential client too', async () => {

@@ -7,10 +7,9 @@ import { createGatehouse, listen, type RunningGatehouse } from '../../src/gateho
 import { createLogger } from '../../src/logger.js';
 import { freePort } from './free-port.js';
 import { freshDatabase, type Provider, type TestDatabase } from './databases.js';
+import { TEST_KEY_ENCRYPTION_SECRET } from './key-secret.js';
 
 export type TestGatehouse = RunningGatehouse & { database: TestDatabase; logs: string[]; close(): Promise<void> };
-
-export const TEST_KEY_ENCRYPTION_SECRET = 'test-key-encryption-secret-0123456789abcdef';
 
 export function testConfig(overrides: Record<string, string>): GatehouseConfig {
   const result = parseConfig({
@@ -64,5 +63,5 @@ export async function startGatehouse(provider: Provider, env: Record<string, str
   };
 }
 
-// Re-exported: the other support modules and many tests take it from here.
-export { freePort };
+// Re-exported: the other support modules and many tests take them from here.
+export { freePort, TEST_KEY_ENCRYPTION_SECRET };

@@ -2,10 +2,11 @@
 // that need what only a process has: being killed with SIGKILL, several instances sharing one
 // database, its own memory figures. Configuration through the environment, as in production.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, TEST_KEY_ENCRYPTION_SECRET } from './gatehouse.js';
+import { freePort } from './free-port.js';
+import { TEST_KEY_ENCRYPTION_SECRET } from './key-secret.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const SERVER_ENTRY = path.join(ROOT, 'dist/server.js');
@@ -37,21 +38,85 @@ export type SpawnOptions = {
   waitReady?: boolean;
 };
 
-async function waitForHealth(url: string, child: ChildProcess, logs: string[], timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+export type ReadyOptions = {
+  /** Names the process in errors. */
+  name: string;
+  timeoutMs: number;
+  /** The end of the process's output so far, for the error that says it never became ready. */
+  logTail: () => string;
+};
+
+/**
+ * Polls `probeUrl` until it answers 2xx; fails at once if the process exits first, and with the
+ * process's last output past the deadline. Used by spawnGatehouse and by the bench (bench/run.ts).
+ */
+export async function waitUntilAnswering(probeUrl: string, child: ChildProcess, options: ReadyOptions): Promise<void> {
+  const deadline = Date.now() + options.timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`gatehouse exited (${child.exitCode ?? child.signalCode}) before it was ready:\n${logs.join('\n').slice(-3000)}`);
+      throw new Error(`${options.name} exited (${child.exitCode ?? child.signalCode}) before it was ready:\n${options.logTail()}`);
     }
     try {
-      const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) });
+      const res = await fetch(probeUrl, { signal: AbortSignal.timeout(1000) });
       if (res.ok) return;
     } catch {
       // not listening yet
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`gatehouse at ${url} did not become ready:\n${logs.join('\n').slice(-3000)}`);
+  throw new Error(`${options.name} at ${probeUrl} did not become ready:\n${options.logTail()}`);
+}
+
+export type NodeProcessOptions = {
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  /** stdout and stderr lines are pushed here, or (the bench) appended to `logFile` instead. */
+  logs?: string[];
+  logFile?: string;
+  /** Its own process group (signalled as a whole by signalProcess): cluster workers included. */
+  processGroup?: boolean;
+};
+
+export type NodeProcess = { child: ChildProcess; exit: Promise<number | string | null>; processGroup: boolean };
+
+/** `node <SERVER_NODE_ARGS> <args>`, as the servers of the tests and of the bench run. */
+export function startNodeProcess(args: string[], options: NodeProcessOptions): NodeProcess {
+  const fd = options.logFile === undefined ? undefined : openSync(options.logFile, 'a');
+  const child = spawn(process.execPath, [...SERVER_NODE_ARGS, ...args], {
+    cwd: options.cwd,
+    env: options.env,
+    stdio: ['ignore', fd ?? 'pipe', fd ?? 'pipe'],
+    detached: options.processGroup ?? false,
+  });
+  if (fd !== undefined) closeSync(fd);
+  const exit = new Promise<number | string | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
+  const logs = options.logs;
+  if (logs) {
+    for (const stream of [child.stdout, child.stderr]) {
+      let partial = '';
+      stream?.on('data', (chunk: Buffer) => {
+        const lines = (partial + chunk.toString()).split('\n');
+        partial = lines.pop() ?? '';
+        logs.push(...lines);
+      });
+    }
+  }
+  return { child, exit, processGroup: options.processGroup ?? false };
+}
+
+/**
+ * Sends `sig` (to the whole group when the process has one) and waits for the exit; with
+ * `killAfterMs`, SIGKILL follows if it has not exited by then.
+ */
+export async function signalProcess(proc: NodeProcess, sig: NodeJS.Signals, killAfterMs?: number): Promise<void> {
+  const { child } = proc;
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+  const pid = child.pid;
+  const send = (s: NodeJS.Signals) => (proc.processGroup ? process.kill(-pid, s) : child.kill(s));
+  send(sig);
+  const timer = killAfterMs === undefined ? undefined : setTimeout(() => send('SIGKILL'), killAfterMs);
+  await proc.exit;
+  clearTimeout(timer);
 }
 
 /**
@@ -78,37 +143,22 @@ export async function spawnGatehouse(options: SpawnOptions): Promise<GatehousePr
     ...options.env,
   };
   const logs: string[] = [];
-  let child!: ChildProcess;
-  let exit!: Promise<number | string | null>;
+  let proc!: NodeProcess;
 
   const start = async (wait: boolean) => {
-    child = spawn(process.execPath, [...SERVER_NODE_ARGS, SERVER_ENTRY], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    const running = child;
-    exit = new Promise((resolve) => running.once('exit', (code, signal) => resolve(code ?? signal)));
-    for (const stream of [child.stdout, child.stderr]) {
-      let partial = '';
-      stream?.on('data', (chunk: Buffer) => {
-        const lines = (partial + chunk.toString()).split('\n');
-        partial = lines.pop() ?? '';
-        logs.push(...lines);
-      });
-    }
-    if (wait) await waitForHealth(url, running, logs);
+    proc = startNodeProcess([SERVER_ENTRY], { cwd, env, logs });
+    if (wait) await waitUntilAnswering(`${url}/healthz`, proc.child, { name: 'gatehouse', timeoutMs: 30_000, logTail: () => logs.join('\n').slice(-3000) });
   };
   await start(options.waitReady ?? true);
 
-  const signal = async (sig: NodeJS.Signals) => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill(sig);
-    await exit;
-  };
+  const signal = (sig: NodeJS.Signals) => signalProcess(proc, sig);
   return {
     url,
     port,
     env,
     logs,
-    pid: () => child.pid!,
-    exited: () => exit,
+    pid: () => proc.child.pid!,
+    exited: () => proc.exit,
     kill9: () => signal('SIGKILL'),
     stop: () => signal('SIGTERM'),
     restart: async () => {
@@ -116,9 +166,9 @@ export async function spawnGatehouse(options: SpawnOptions): Promise<GatehousePr
       await start(true);
     },
     rssKiB: () => {
-      const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+      const status = readFileSync(`/proc/${proc.child.pid}/status`, 'utf8');
       const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
-      if (!match) throw new Error(`no VmRSS for pid ${child.pid}`);
+      if (!match) throw new Error(`no VmRSS for pid ${proc.child.pid}`);
       return Number(match[1]);
     },
   };

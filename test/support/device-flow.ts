@@ -1,7 +1,7 @@
 // Driving the device flow over HTTP: the device's requests (device authorization, polling) and
-// the person's browser (code entry, sign-in, confirmation). Used by test/device/*.test.ts.
+// the person's browser (code entry, sign-in, confirmation). Used by test/device and test/http.
 import type { ClientInput } from '../../src/clients/metadata.js';
-import type { TestGatehouse } from '../support/gatehouse.js';
+import type { TestGatehouse } from './gatehouse.js';
 import {
   TestBrowser,
   expectPage,
@@ -12,7 +12,7 @@ import {
   type Landing,
   type TestClient,
   type TokenResponse,
-} from '../support/signin.js';
+} from './signin.js';
 
 const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 export const USER_CODE_FORMAT = /^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/;

@@ -1,8 +1,9 @@
-// Helpers for the refresh-token tests: a first refresh token from a real sign-in over HTTP
-// (offline_access with prompt=consent), refresh and introspection requests, and the stored rows.
-import type { TestGatehouse } from '../support/gatehouse.js';
-import { basicAuth, postForm, type OAuthResponse } from '../services/helpers.js';
-import { TestBrowser, authorizeAndSignIn, exchangeCode, tokenRequest, type TestClient, type TokenResponse } from '../support/signin.js';
+// Refresh-token flows for the refresh and reliability tests: a first refresh token from a real
+// sign-in over HTTP (offline_access with prompt=consent), refresh and introspection requests, and
+// the stored rows.
+import type { TestGatehouse } from './gatehouse.js';
+import { basicAuth, postForm, type OAuthResponse } from './oauth-http.js';
+import { TestBrowser, authorizeAndSignIn, exchangeCode, tokenRequest, type TestClient, type TokenResponse } from './signin.js';
 
 export const OFFLINE_SCOPE = 'openid profile email offline_access';
 
