@@ -8,7 +8,7 @@
 // check; an entry that turns out not to be a wrong code (a valid code, an empty field, an
 // out-of-date form) gets its points back. Past either budget the code is not looked up at all
 // and the page says how long to wait (429 with Retry-After). Wrong entries are audited by the
-// entry page (device-pages.ts) as `device.code_invalid`; refused ones here.
+// entry page (pages.ts) as `device.code_invalid`; refused ones here.
 //
 // The counts live in the rate limiter's store, in memory like the login limit (src/http/rate-limit.ts).
 import { createHash } from 'node:crypto';

@@ -5,7 +5,7 @@
 // The person's path: the entry page (verification_uri, or verification_uri_complete with the
 // code filled in) posts the code together with oidc-provider's `confirm`, so a found code goes
 // straight on to sign-in: the same login page when there is no session, then the confirmation
-// naming the client and what it gets (device-confirmation.ts, the consent step of this flow),
+// naming the client and what it gets (confirmation.ts, the consent step of this flow),
 // then the success page. The confirmation is never skipped (RFC 8628 §5.4: the person must see
 // which client a code belongs to before approving it), which is why oidc-provider's own confirm
 // page is not used: it would come before sign-in, and ask a second time.

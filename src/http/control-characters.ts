@@ -74,7 +74,7 @@ function subjectOf(name: string | null): string {
 /**
  * Reads the body ahead (up to READ_AHEAD_LIMIT) and makes the request readable again from the
  * start, for whichever reader comes next: oidc-provider reads `req.iterator()` after checking
- * `req.readable`, our form reader iterates `req` (src/interactions/form.ts). Returns the text
+ * `req.readable`, our form reader iterates `req` (src/sign-in/form.ts). Returns the text
  * read, or undefined when the body is longer than the limit (then nothing is checked).
  */
 async function readAhead(req: IncomingMessage): Promise<string | undefined> {

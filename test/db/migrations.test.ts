@@ -1,4 +1,4 @@
-// Migrations through the wasm schema engine (src/db/migrations.ts), on both providers:
+// Migrations through the wasm schema engine (src/db/migrations/), on both providers:
 // fresh databases migrate, re-runs are no-ops, the tables fit the generated clients, and the
 // committed migration histories match the schema files.
 import { randomUUID } from 'node:crypto';
