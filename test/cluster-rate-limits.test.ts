@@ -1,10 +1,8 @@
 // Rate limits in cluster mode without REDIS_URL: the workers spend from one count kept by the
 // primary (src/http/rate-limit-store.ts), so a limit means what it says and RateLimit-* tell it.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
-import { mkdtempSync } from 'node:fs';
-import path from 'node:path';
-import { freePort, TEST_KEY_ENCRYPTION_SECRET } from './support/gatehouse.js';
+import { spawnCluster } from './support/cluster.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -27,36 +25,13 @@ const LIMIT = 8;
 describe('cluster mode (WEB_CONCURRENCY=2) without REDIS_URL', () => {
   let primary: ChildProcess;
   let issuer: string;
-  let output = '';
+  let output: () => string;
 
   beforeAll(async () => {
-    const port = await freePort();
-    issuer = `http://127.0.0.1:${port}`;
-    const dir = mkdtempSync(path.join(process.env.GATEHOUSE_TEST_RUN_DIR ?? '/tmp', 'cluster-rl-'));
     const { REDIS_URL: _ignored, ...env } = process.env;
-    primary = spawn(process.execPath, ['--import', 'tsx', 'src/cluster.ts'], {
-      cwd: process.cwd(),
-      env: {
-        ...env,
-        NODE_ENV: 'test',
-        WEB_CONCURRENCY: '2',
-        HOST: '127.0.0.1',
-        PORT: String(port),
-        ISSUER: issuer,
-        METRICS_PORT: '0',
-        DATABASE_URL: `file:${path.join(dir, 'gatehouse.db')}`,
-        DATA_DIR: dir,
-        KEY_ENCRYPTION_SECRET: TEST_KEY_ENCRYPTION_SECRET,
-        LOG_LEVEL: 'info',
-        REQUEST_IP_LIMIT: String(LIMIT),
-        REQUEST_IP_WINDOW: '1h',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    primary.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    primary.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    for (let i = 0; i < 300 && (output.match(/is ready; discovery at/g) ?? []).length < 2; i++) await sleep(200);
-    if ((output.match(/is ready; discovery at/g) ?? []).length < 2) throw new Error(`workers not ready:\n${output}`);
+    ({ primary, issuer, output } = await spawnCluster('cluster-rl', env, { REQUEST_IP_LIMIT: String(LIMIT), REQUEST_IP_WINDOW: '1h' }));
+    for (let i = 0; i < 300 && (output().match(/is ready; discovery at/g) ?? []).length < 2; i++) await sleep(200);
+    if ((output().match(/is ready; discovery at/g) ?? []).length < 2) throw new Error(`workers not ready:\n${output()}`);
   });
   afterAll(async () => {
     if (!primary?.pid || primary.exitCode !== null) return;

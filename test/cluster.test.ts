@@ -1,9 +1,8 @@
 // Cluster mode (src/cluster.ts, WEB_CONCURRENCY) as an operator runs it: a subprocess that
 // starts its workers, serves, replaces a worker that is killed, and stops everything on SIGTERM.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
-import { freePort, TEST_KEY_ENCRYPTION_SECRET } from './support/gatehouse.js';
+import type { ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { spawnCluster } from './support/cluster.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -45,31 +44,10 @@ async function eventually<T>(check: () => T | undefined | false | Promise<T | un
 describe('cluster mode (WEB_CONCURRENCY=2)', () => {
   let primary: ChildProcess;
   let issuer: string;
-  let output = '';
+  let output: () => string;
 
   beforeAll(async () => {
-    const port = await freePort();
-    issuer = `http://127.0.0.1:${port}`;
-    const dir = mkdtempSync(path.join(process.env.GATEHOUSE_TEST_RUN_DIR ?? '/tmp', 'cluster-'));
-    primary = spawn(process.execPath, ['--import', 'tsx', 'src/cluster.ts'], {
-      cwd: process.cwd(),
-      env: {
-        ...process.env,
-        NODE_ENV: 'test',
-        WEB_CONCURRENCY: '2',
-        HOST: '127.0.0.1',
-        PORT: String(port),
-        ISSUER: issuer,
-        METRICS_PORT: '0',
-        DATABASE_URL: `file:${path.join(dir, 'gatehouse.db')}`,
-        DATA_DIR: dir,
-        KEY_ENCRYPTION_SECRET: TEST_KEY_ENCRYPTION_SECRET,
-        LOG_LEVEL: 'info',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    primary.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    primary.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    ({ primary, issuer, output } = await spawnCluster('cluster', process.env));
   });
   afterAll(() => {
     // Only when a test failed half-way: nothing may outlive the suite.
@@ -86,10 +64,10 @@ describe('cluster mode (WEB_CONCURRENCY=2)', () => {
       return undefined;
     }
   };
-  const bothReady = () => (output.match(/is ready; discovery at/g) ?? []).length >= 2;
+  const bothReady = () => (output().match(/is ready; discovery at/g) ?? []).length >= 2;
 
   test('starts two workers that serve the issuer', async () => {
-    await eventually(bothReady, `two workers ready; output so far:\n${output}`);
+    await eventually(bothReady, `two workers ready; output so far:\n${output()}`);
     expect(childPids(primary.pid!)).toHaveLength(2);
     expect((await eventually(discovery, 'discovery')).issuer).toBe(issuer);
     const health = await fetch(`${issuer}/readyz`);
@@ -104,7 +82,7 @@ describe('cluster mode (WEB_CONCURRENCY=2)', () => {
       return now.length === 2 && !now.includes(victim!) && now.includes(survivor!) ? now : undefined;
     }, 'a replacement worker');
     expect(replaced).toHaveLength(2);
-    await eventually(() => (output.match(/is ready; discovery at/g) ?? []).length >= 3, 'the replacement ready');
+    await eventually(() => (output().match(/is ready; discovery at/g) ?? []).length >= 3, 'the replacement ready');
     expect(await eventually(discovery, 'discovery after replacement')).toBeTruthy();
   });
 
@@ -114,6 +92,6 @@ describe('cluster mode (WEB_CONCURRENCY=2)', () => {
     primary.kill('SIGTERM');
     expect(await exited).toBe(0);
     for (const pid of workers) expect(alive(pid)).toBe(false);
-    expect(output).toContain('cluster stopped');
+    expect(output()).toContain('cluster stopped');
   });
 });

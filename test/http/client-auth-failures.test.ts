@@ -10,6 +10,7 @@ import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import { deleteRedisKeys, SHARED_REDIS_URL, uniqueRedisPrefix } from '../support/redis.js';
 import { auditRows } from '../support/signin.js';
 import { basicAuth, endpoints, postForm } from '../support/oauth-http.js';
+import { addressesIn, from } from '../support/addresses.js';
 
 const ORDERS = 'https://api.example.com/orders';
 const STORES: ['memory' | 'redis', Provider][] = [
@@ -17,13 +18,8 @@ const STORES: ['memory' | 'redis', Provider][] = [
   ['redis', 'postgresql'],
 ];
 
-let addressCounter = 0;
 /** A documentation address (RFC 5737) no other test in this file uses. */
-function newAddress(): string {
-  addressCounter += 1;
-  return `203.0.113.${addressCounter}`;
-}
-const from = (address: string) => ({ 'x-forwarded-for': address });
+const newAddress = addressesIn('203.0.113');
 const WRONG_SECRET = `ghs_${'x'.repeat(43)}`;
 
 describe.each(STORES)('failed client authentication with the %s store on %s', (store, provider) => {

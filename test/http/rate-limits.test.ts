@@ -12,6 +12,7 @@ import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import { deleteRedisKeys, redisKeys, SHARED_REDIS_URL, uniqueRedisPrefix } from '../support/redis.js';
 import { auditRows, authorizationUrl, expectPage, PASSWORD, pkcePair, registerClient, registerUser, signIn, TestBrowser, type TestClient } from '../support/signin.js';
 import { basicAuth, endpoints, postForm } from '../support/oauth-http.js';
+import { addressesIn, from } from '../support/addresses.js';
 
 const ORDERS = 'https://api.example.com/orders';
 const STORES: ['memory' | 'redis', Provider][] = [
@@ -19,13 +20,8 @@ const STORES: ['memory' | 'redis', Provider][] = [
   ['redis', 'postgresql'],
 ];
 
-let addressCounter = 0;
 /** A documentation address (RFC 5737) no other test in this file uses. */
-function newAddress(): string {
-  addressCounter += 1;
-  return `198.51.100.${addressCounter}`;
-}
-const from = (address: string) => ({ 'x-forwarded-for': address });
+const newAddress = addressesIn('198.51.100');
 
 function expectHeaders(headers: Headers, limit: number, remaining: number, windowSeconds: number): void {
   expect(headers.get('ratelimit-limit')).toBe(String(limit));
