@@ -32,7 +32,7 @@ export async function spawnCluster(name: string, env: NodeJS.ProcessEnv, setting
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  primary.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  primary.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  primary.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  primary.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   return { primary, issuer, output: () => output };
 }
