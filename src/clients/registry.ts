@@ -5,6 +5,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Db } from '../db/client.js';
+import { isUniqueViolation } from '../db/unique-violation.js';
 import { Prisma } from '../db/generated/sqlite/client.js';
 import { RegistryError } from './errors.js';
 import { specOfRow, specOfView, viewOf, type ClientView } from './client-view.js';
@@ -135,19 +136,25 @@ export async function createClient(prisma: Db, input: ClientInput, options: { cl
     const parsedId = clientIdSchema.safeParse(options.clientId);
     if (!parsedId.success) throw RegistryError.invalid('client_id', parsedId.error.issues.map((i) => `client_id: ${i.message}`));
   }
-  return prisma.$transaction(async (tx) => {
-    const { apiIds, problems } = await resolveApis(tx, spec);
-    if (problems.length) throw RegistryError.invalid('client metadata', problems);
-    const clientId = options.clientId ?? newClientId();
-    if (options.clientId !== undefined && (await tx.client.findUnique({ where: { id: clientId }, select: { id: true } }))) {
+  const clientId = options.clientId ?? newClientId();
+  try {
+    return await prisma.$transaction(async (tx) => {
+      const { apiIds, problems } = await resolveApis(tx, spec);
+      if (problems.length) throw RegistryError.invalid('client metadata', problems);
+      // The insert itself decides a chosen client_id's owner: a look-up first would let
+      // concurrent writers (two seeds at once) all pass it.
+      await tx.client.create({ data: { id: clientId, ...columnsOf(spec, apiIds) } });
+      await writeClientApis(tx, clientId, spec, apiIds);
+      const clientSecret = needsClientSecret(spec.token_endpoint_auth_method) ? await storeNewSecret(tx, clientId) : undefined;
+      const client = await readClient(tx, clientId);
+      return clientSecret ? { client, clientSecret } : { client };
+    });
+  } catch (error) {
+    if (options.clientId !== undefined && isUniqueViolation(error)) {
       throw new RegistryError('conflict', `a client with client_id ${clientId} already exists`);
     }
-    await tx.client.create({ data: { id: clientId, ...columnsOf(spec, apiIds) } });
-    await writeClientApis(tx, clientId, spec, apiIds);
-    const clientSecret = needsClientSecret(spec.token_endpoint_auth_method) ? await storeNewSecret(tx, clientId) : undefined;
-    const client = await readClient(tx, clientId);
-    return clientSecret ? { client, clientSecret } : { client };
-  });
+    throw error;
+  }
 }
 
 /** A patch may also clear the default API or the JWKS with null. */

@@ -149,6 +149,19 @@ describe.each(PROVIDERS)('registry on %s', (provider) => {
       expect(everything).not.toContain(clientSecret!.slice(4));
     });
 
+    test('a chosen client_id registered by several writers at once is created once; the others get a conflict', async () => {
+      // Check-then-insert let every concurrent writer pass the check; the loser then hit the
+      // unique constraint and surfaced as an unexpected error (the seed and the CLI exit 1).
+      const clientId = `concurrent-${randomUUID()}`;
+      const input = { name: 'Concurrent', profile: 'service' as const, apis: [{ identifier: ORDERS, scopes: ['orders:read'] }] };
+      const results = await Promise.allSettled(Array.from({ length: 8 }, () => createClient(db.prisma, input, { clientId })));
+      const created = results.filter((r) => r.status === 'fulfilled');
+      const refused = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+      expect(created).toHaveLength(1);
+      expect(refused.map((e) => (e instanceof RegistryError ? e.code : String(e)))).toEqual(Array(7).fill('conflict'));
+      expect(await db.prisma.client.count({ where: { id: clientId } })).toBe(1);
+    });
+
     test('public clients get no secret', async () => {
       const created = await createClient(db.prisma, { name: 'SPA', profile: 'spa', redirect_uris: ['https://spa.example.com/cb'] });
       expect(created.clientSecret).toBeUndefined();
