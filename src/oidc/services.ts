@@ -83,6 +83,15 @@ function auditForeignRevocation(
   }).catch((err: unknown) => logger.error({ err }, 'audit failed'));
 }
 
+/** RFC 7662 §4's authorization: the token's own client, or the resource server of its audience. */
+function mayIntrospect(client: Client, token: { clientId?: string | undefined; aud?: string | string[] | undefined }): boolean {
+  if (token.clientId === client.clientId) return true;
+  const api = gatehouseMetadataOf(client).resourceServerApi;
+  if (api === undefined) return false;
+  const audiences = Array.isArray(token.aud) ? token.aud : token.aud ? [token.aud] : [];
+  return audiences.includes(api);
+}
+
 /** useGrantedResource below; also read by requested-resource.ts, which resolves a resource the same way. */
 export function usesGrantedResource(client: Client, model: { scope?: string | undefined; resource?: string | string[] | undefined }): boolean {
   const { allowedApis } = gatehouseMetadataOf(client);
@@ -123,9 +132,10 @@ export function servicesConfiguration(deps: FeatureDependencies): Partial<Config
       clientCredentials: { enabled: true },
       introspection: {
         enabled: true,
-        // RFC 7662 §4: a client learns about its own tokens only; anything else reads as
-        // inactive (§2.2), so the endpoint cannot be used to probe other clients' tokens.
-        allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId,
+        // RFC 7662 §4: a client learns about its own tokens, and a resource-server client about
+        // tokens for its API (src/clients/metadata.ts); anything else reads as inactive (§2.2),
+        // so the endpoint cannot be used to probe other clients' tokens.
+        allowedPolicy: async (_ctx, client, token) => mayIntrospect(client, token),
       },
       revocation: {
         enabled: true,
