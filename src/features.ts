@@ -19,7 +19,7 @@ import { deviceFlowConfiguration, unauthorizedClientError } from './device/flow.
 import { codeEntryGuard, type CodeEntryLimiters } from './device/code-entry.js';
 import { devicePolling } from './device/polling.js';
 import { installClientRateLimits, settleAttempts, type ClientRateLimiters } from './oidc/client-rate-limits.js';
-import { jwtAccessTokenConfiguration, jwtAccessTokenEndpoints } from './oidc/jwt-access-tokens.js';
+import { installGrantAccessTokenCutoff, jwtAccessTokenConfiguration, jwtAccessTokenEndpoints } from './oidc/jwt-access-tokens.js';
 
 /** Made once per process and shared by every provider built. */
 export type LastingFeatureState = {
@@ -76,6 +76,7 @@ export function providerFeatures(deps: FeatureDependencies, lasting: LastingFeat
       // revocation, so everything above sees the final answer.
       name: 'JWT access tokens',
       configuration: jwtAccessTokenConfiguration(),
+      install: (provider) => installGrantAccessTokenCutoff(provider, deps),
       middleware: (provider) => [jwtAccessTokenEndpoints(provider, deps, jwks)],
     },
   ];

@@ -39,6 +39,8 @@ export async function sweepExpiredRows(prisma: Db, auditRetentionSeconds: number
   // A revoked JWT access token's row matters only until the token itself expires.
   const { count: revoked } = await prisma.revokedAccessToken.deleteMany({ where: { expiresAt: { lt: now } } });
   if (revoked) removed.RevokedAccessToken = revoked;
+  const { count: cutoffs } = await prisma.grantAccessTokenCutoff.deleteMany({ where: { expiresAt: { lt: now } } });
+  if (cutoffs) removed.GrantAccessTokenCutoff = cutoffs;
   return removed;
 }
 

@@ -10,8 +10,9 @@
 // ours (iss, typ at+jwt), unexpired, not itself revoked (RevokedAccessToken, shared through the
 // database by every instance), its client exists and is enabled, and, for a person's token, that
 // person is enabled and the grant it came from still exists (a grant is deleted on code replay,
-// refresh-token reuse, logout, `user revoke`). The grant is named in the token by a private claim
-// (`gid`) added to JWT access tokens only.
+// refresh-token reuse, `user revoke`) and had its access tokens revoked no later than the token
+// was issued (a sign-out revokes them but keeps the grant: GrantAccessTokenCutoff). The grant is
+// named in the token by a private claim (`gid`) added to JWT access tokens only.
 import { createPublicKey, verify, type KeyObject } from 'node:crypto';
 import type { Middleware } from 'koa';
 import type Provider from 'oidc-provider';
@@ -20,7 +21,8 @@ import { z } from 'zod';
 import type { ProviderJwk } from '../keys/signing-keys.js';
 import { isUniqueViolation } from '../db/unique-violation.js';
 import type { FeatureDependencies } from './feature.js';
-import { isStructuredTokenRefusal } from './provider-internals.js';
+import { MAX_TOKEN_TTL_SECONDS } from '../config.js';
+import { isStructuredTokenRefusal, wrapAccessTokenRevokeByGrantId } from './provider-internals.js';
 import { auditForeignRevocation, mayIntrospect } from './services.js';
 
 const GRANT_CLAIM = 'gid';
@@ -88,11 +90,14 @@ async function stillActive(provider: Provider, { prisma }: FeatureDependencies, 
   const grantId = claims[GRANT_CLAIM];
   // Client credentials: the subject is the client (RFC 9068 §2.2) and there is no grant.
   if (grantId === undefined) return claims.sub === claims.client_id;
-  const [grant, user] = await Promise.all([
+  const [grant, user, cutoff] = await Promise.all([
     provider.Grant.find(grantId),
     prisma.user.findUnique({ where: { id: claims.sub }, select: { disabled: true } }),
+    prisma.grantAccessTokenCutoff.findUnique({ where: { grantId }, select: { revokedAt: true } }),
   ]);
   if (!grant || grant.clientId !== claims.client_id || grant.accountId !== claims.sub) return false;
+  // iat has whole seconds: a token issued in the second of the revocation counts as before it.
+  if (cutoff && claims.iat * 1000 <= cutoff.revokedAt.getTime()) return false;
   return Boolean(user && !user.disabled);
 }
 
@@ -127,6 +132,27 @@ async function revoke(ctx: KoaContextWithOIDC, deps: FeatureDependencies, caller
   } catch (error) {
     if (!isUniqueViolation(error)) throw error;
   }
+}
+
+/**
+ * Whenever oidc-provider revokes a grant's access tokens, JWTs of that grant issued until now
+ * become inactive too. The latest revocation wins; the row outlives any access token issued
+ * before it.
+ */
+export function installGrantAccessTokenCutoff(provider: Provider, { prisma }: FeatureDependencies): void {
+  wrapAccessTokenRevokeByGrantId(provider, (revokeStored) => async (grantId) => {
+    const revokedAt = new Date();
+    const expiresAt = new Date(revokedAt.getTime() + MAX_TOKEN_TTL_SECONDS * 1000);
+    const write = () => prisma.grantAccessTokenCutoff.upsert({ where: { grantId }, create: { grantId, revokedAt, expiresAt }, update: { revokedAt, expiresAt } });
+    try {
+      await write();
+    } catch (error) {
+      // Two revocations of one grant at once: both inserted; the second write updates.
+      if (!isUniqueViolation(error)) throw error;
+      await write();
+    }
+    await revokeStored(grantId);
+  });
 }
 
 /** provider.use middleware: answers introspection and revocation of our JWT access tokens. */

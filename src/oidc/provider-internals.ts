@@ -97,6 +97,18 @@ export function wrapAuthorizationCodeConsume(provider: Provider, wrap: (consume:
   };
 }
 
+type RevokeByGrantId = (grantId: string) => Promise<void>;
+
+/**
+ * Replaces AccessToken.revokeByGrantId, which lib/helpers/revoke.js calls whenever it revokes a
+ * grant's tokens (sign-out, code replay, refresh-token reuse, revocation), whether or not the
+ * grant itself goes too. `wrap` gets the original.
+ */
+export function wrapAccessTokenRevokeByGrantId(provider: Provider, wrap: (revoke: RevokeByGrantId) => RevokeByGrantId): void {
+  const model = provider.AccessToken as unknown as { revokeByGrantId: RevokeByGrantId };
+  model.revokeByGrantId = wrap(model.revokeByGrantId.bind(model));
+}
+
 /** A grant revoked as oidc-provider's replay handling revokes it (lib/helpers/revoke.js). */
 export async function revokeGrantAsProvider(provider: Provider, grantId: string): Promise<void> {
   await Promise.all([

@@ -13,6 +13,7 @@ import {
   currentContext,
   errorDetailOf,
   isStructuredTokenRefusal,
+  wrapAccessTokenRevokeByGrantId,
   isGrantNotAllowedForClient,
   PROVIDER_ERROR_DETAILS,
   RE_RENDER_ERROR_NAMES,
@@ -268,4 +269,17 @@ test('a JWT at introspection and revocation is refused with unsupported_token_ty
     { route: 'revocation', refusal: false, client: 'pinned' },
     { route: 'revocation', refusal: false, client: 'pinned' },
   ]);
+});
+
+test('AccessToken.revokeByGrantId is what lib/helpers/revoke.js calls, also at sign-out, and can be wrapped', async () => {
+  expect(source('helpers/revoke.js')).toMatch(/provider\.AccessToken,[\s\S]*\.map\(\(model\) => model\?\.revokeByGrantId\(grantId\)\)/);
+  expect(source('actions/end_session.js')).toMatch(/await revoke\(ctx, grantId\)/);
+  const provider = newProvider();
+  const seen: string[] = [];
+  wrapAccessTokenRevokeByGrantId(provider, (revoke) => async (grantId) => {
+    seen.push(grantId);
+    await revoke(grantId);
+  });
+  await revokeGrantAsProvider(provider, 'grant-1');
+  expect(seen).toEqual(['grant-1']);
 });

@@ -11,7 +11,7 @@ import { PROVIDERS } from '../support/databases.js';
 import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import { basicAuth, endpoints, postForm } from '../support/oauth-http.js';
 import { refresh, signInOffline, waitUntilPast } from '../support/refresh.js';
-import { auditRows, registerClient, registerUser, type TestClient } from '../support/signin.js';
+import { auditRows, authorizeAndSignIn, exchangeCode, expectPage, formWithAction, registerClient, registerUser, TestBrowser, type TestClient } from '../support/signin.js';
 import { useGatehouse } from '../support/use-gatehouse.js';
 
 jest.setTimeout(120_000);
@@ -165,6 +165,34 @@ describe.each(PROVIDERS)('JWT access tokens at introspection and revocation on %
     expect((await introspect(jwt, ordersRs.auth)).body).toEqual({ active: false });
   });
 
+  test('a person\'s JWT is inactive after its authorization code is replayed (the grant is revoked)', async () => {
+    const user = await registerUser(gh);
+    const browser = new TestBrowser(gh);
+    const { callback, verifier } = await authorizeAndSignIn(gh, browser, web, user.email, { scope: 'openid orders:read' });
+    const first = await exchangeCode(gh, web, callback.code!, verifier);
+    expect(first.status).toBe(200);
+    const jwt = first.body.access_token as string;
+    expect((await introspect(jwt, ordersRs.auth)).body).toMatchObject({ active: true, sub: user.id });
+    expect((await exchangeCode(gh, web, callback.code!, verifier)).status).toBe(400);
+    expect((await introspect(jwt, ordersRs.auth)).body).toEqual({ active: false });
+  });
+
+  test('a person\'s JWT is inactive after they sign out (logout revokes the grant)', async () => {
+    const user = await registerUser(gh);
+    const browser = new TestBrowser(gh);
+    const { callback, verifier } = await authorizeAndSignIn(gh, browser, web, user.email, { scope: 'openid orders:read' });
+    const tokens = await exchangeCode(gh, web, callback.code!, verifier);
+    const jwt = tokens.body.access_token as string;
+    expect((await introspect(jwt, ordersRs.auth)).body).toMatchObject({ active: true });
+    const endSession = new URL(`${gh.config.issuer}/session/end`);
+    endSession.searchParams.set('id_token_hint', tokens.body.id_token as string);
+    const form = formWithAction(expectPage(await browser.get(endSession)).html, '/session/end/confirm');
+    // No post_logout_redirect_uri: Gatehouse's own signed-out page.
+    expect(expectPage(await browser.post(form.action, { ...form.fields, logout: 'yes' })).status).toBe(200);
+    expect(await auditRows(gh, 'logout', { subject: user.id })).toHaveLength(1);
+    expect((await introspect(jwt, ordersRs.auth)).body).toEqual({ active: false });
+  });
+
   test('an expired JWT is inactive, and its revocation row is swept after expiry', async () => {
     await createApi(gh.db.prisma, { identifier: SHORT, name: 'Short', scopes: ['short:read'] });
     // Below what the registry allows, so that the test waits one second, not one minute.
@@ -181,6 +209,10 @@ describe.each(PROVIDERS)('JWT access tokens at introspection and revocation on %
     await waitUntilPast(Number(decodeJwt(revokedJwt).exp));
     await sweepExpiredRows(gh.db.prisma, 3600);
     expect(await gh.db.prisma.revokedAccessToken.count({ where: { jti } })).toBe(0);
+    // Grant cut-offs (sign-out) outlive the longest access token, then go too.
+    expect(await gh.db.prisma.grantAccessTokenCutoff.count()).toBeGreaterThan(0);
+    await sweepExpiredRows(gh.db.prisma, 10 * 365 * 86_400, new Date(Date.now() + (86_400 + 60) * 1000));
+    expect(await gh.db.prisma.grantAccessTokenCutoff.count()).toBe(0);
   });
 
   describe('two instances on one database', () => {
