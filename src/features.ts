@@ -19,6 +19,7 @@ import { deviceFlowConfiguration, unauthorizedClientError } from './device/flow.
 import { codeEntryGuard, type CodeEntryLimiters } from './device/code-entry.js';
 import { devicePolling } from './device/polling.js';
 import { installClientRateLimits, settleAttempts, type ClientRateLimiters } from './oidc/client-rate-limits.js';
+import { installGrantAccessTokenCutoff, jwtAccessTokenConfiguration, jwtAccessTokenEndpoints } from './oidc/jwt-access-tokens.js';
 
 /** Made once per process and shared by every provider built. */
 export type LastingFeatureState = {
@@ -69,6 +70,14 @@ export function providerFeatures(deps: FeatureDependencies, lasting: LastingFeat
       name: 'client rate limits',
       install: (provider) => installClientRateLimits(provider, lasting.clientLimiters, deps),
       middleware: () => [settleAttempts(lasting.clientLimiters)],
+    },
+    {
+      // Innermost: answers in place of oidc-provider's refusal of a JWT at introspection and
+      // revocation, so everything above sees the final answer.
+      name: 'JWT access tokens',
+      configuration: jwtAccessTokenConfiguration(),
+      install: (provider) => installGrantAccessTokenCutoff(provider, deps),
+      middleware: (provider) => [jwtAccessTokenEndpoints(provider, deps, jwks)],
     },
   ];
 }

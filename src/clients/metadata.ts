@@ -9,6 +9,11 @@
 //   native   public        authorization_code + refresh_token   none
 //   service  confidential  client_credentials                  client_secret_basic
 //   device   public        device_code + refresh_token          none
+//   resource-server  confidential  (none: it gets no tokens)   client_secret_basic
+//
+// A resource-server client stands for one API (its default_api, the only place the registry
+// keeps it, so no column of its own): it authenticates to the introspection endpoint and may
+// introspect any token whose audience includes that API (src/oidc/services.ts).
 //
 // Redirect URIs (RFC 9700 §2.1, §4.1): absolute, no fragment, no user info, exact-match only.
 // web and spa: https, or http on a loopback host (127.0.0.1, [::1], localhost) for development.
@@ -19,7 +24,7 @@
 import { createPublicKey } from 'node:crypto';
 import { z } from 'zod';
 
-export const PROFILES = ['web', 'spa', 'native', 'service', 'device'] as const;
+export const PROFILES = ['web', 'spa', 'native', 'service', 'device', 'resource-server'] as const;
 export type ClientProfile = (typeof PROFILES)[number];
 
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
@@ -49,8 +54,8 @@ type ProfileRules = {
   type: ClientType;
   grantTypes: readonly GrantType[];
   defaultGrantTypes: readonly GrantType[];
-  /** The grant that makes a client of this profile what it is; always present. */
-  primaryGrant: GrantType;
+  /** The grant that makes a client of this profile what it is; always present (none for a resource server). */
+  primaryGrant: GrantType | null;
   /** Browser-based apps make cross-origin calls to the token, revocation and introspection endpoints. */
   corsAllowed: boolean;
   redirectRules: 'web' | 'native' | 'none';
@@ -94,6 +99,14 @@ const PROFILE_RULES: Record<ClientProfile, ProfileRules> = {
     grantTypes: [DEVICE_CODE_GRANT, 'refresh_token'],
     defaultGrantTypes: [DEVICE_CODE_GRANT, 'refresh_token'],
     primaryGrant: DEVICE_CODE_GRANT,
+    corsAllowed: false,
+    redirectRules: 'none',
+  },
+  'resource-server': {
+    type: 'confidential',
+    grantTypes: [],
+    defaultGrantTypes: [],
+    primaryGrant: null,
     corsAllowed: false,
     redirectRules: 'none',
   },
@@ -347,11 +360,12 @@ function checkConsistency(spec: ClientSpec, ctx: z.core.$RefinementCtx<ClientSpe
   // Grant types per profile. RFC 6749 §4.4: client credentials only for confidential clients.
   spec.grant_types.forEach((grant, index) => {
     if (!rules.grantTypes.includes(grant)) {
-      issue(['grant_types', index], `"${grant}" is not available to ${spec.profile} clients (allowed: ${rules.grantTypes.join(', ')})`);
+      const allowed = rules.grantTypes.length ? `allowed: ${rules.grantTypes.join(', ')}` : 'they get no tokens';
+      issue(['grant_types', index], `"${grant}" is not available to ${spec.profile} clients (${allowed})`);
     }
   });
   for (const index of duplicates(spec.grant_types)) issue(['grant_types', index], 'is listed twice');
-  if (!spec.grant_types.includes(rules.primaryGrant)) {
+  if (rules.primaryGrant !== null && !spec.grant_types.includes(rules.primaryGrant)) {
     issue(['grant_types'], `must include ${rules.primaryGrant} for ${spec.profile} clients`);
   }
   if (spec.grant_types.includes('refresh_token') && !spec.grant_types.some((g) => g === 'authorization_code' || g === DEVICE_CODE_GRANT)) {
@@ -412,7 +426,11 @@ function checkConsistency(spec: ClientSpec, ctx: z.core.$RefinementCtx<ClientSpe
   spec.apis.forEach((api, apiIndex) => {
     for (const index of duplicates(api.scopes)) issue(['apis', apiIndex, 'scopes', index], 'is listed twice');
   });
-  if (spec.default_api !== null && !spec.apis.some((a) => a.identifier === spec.default_api)) {
+  if (spec.profile === 'resource-server') {
+    // It stands for its API rather than getting tokens for one.
+    if (spec.default_api === null) issue(['default_api'], 'is required for resource-server clients: the API this client stands for');
+    if (spec.apis.length > 0) issue(['apis'], 'must be empty: a resource-server client gets no tokens (its API is default_api)');
+  } else if (spec.default_api !== null && !spec.apis.some((a) => a.identifier === spec.default_api)) {
     issue(['default_api'], 'must be the identifier of one of the client\'s apis');
   }
 }

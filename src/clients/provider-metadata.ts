@@ -5,6 +5,7 @@
 //   allowed_apis   { [api identifier]: { scopes, access_token_ttl } } the client may get tokens for
 //   default_api    the API used when a request names no `resource`
 //   first_party    the operator's own app (consent policy may use it)
+//   resource_server_api  for a resource-server client, the API whose tokens it may introspect
 //
 // Caching: oidc-provider calls this on every request that names a client (the token endpoint is
 // the hot path). gatehouse.ts wraps it in a per-process cache with a stated bound,
@@ -21,7 +22,7 @@ import { specOfRow } from './client-view.js';
 import { needsClientSecret, type ClientSpec } from './metadata.js';
 import { storedStrings } from './stored.js';
 
-export const EXTRA_CLIENT_METADATA = ['cors_origins', 'allowed_apis', 'default_api', 'first_party'] as const;
+export const EXTRA_CLIENT_METADATA = ['cors_origins', 'allowed_apis', 'default_api', 'first_party', 'resource_server_api'] as const;
 export type ExtraClientMetadataKey = (typeof EXTRA_CLIENT_METADATA)[number];
 
 const allowedApiSchema = z.strictObject({
@@ -35,6 +36,7 @@ export const extraClientMetadataSchemas = {
   allowed_apis: z.record(z.string(), allowedApiSchema),
   default_api: z.string().optional(),
   first_party: z.boolean(),
+  resource_server_api: z.string().optional(),
 } satisfies Record<ExtraClientMetadataKey, z.ZodType>;
 
 type AllowedApi = z.infer<typeof allowedApiSchema>;
@@ -44,6 +46,8 @@ export type GatehouseClientMetadata = {
   allowedApis: ReadonlyMap<string, AllowedApi>;
   defaultApi: string | undefined;
   firstParty: boolean;
+  /** The API a resource-server client stands for; undefined for every other client. */
+  resourceServerApi: string | undefined;
 };
 
 const extrasSchema = z.object({
@@ -51,6 +55,7 @@ const extrasSchema = z.object({
   allowed_apis: extraClientMetadataSchemas.allowed_apis.default({}),
   default_api: extraClientMetadataSchemas.default_api,
   first_party: extraClientMetadataSchemas.first_party.default(false),
+  resource_server_api: extraClientMetadataSchemas.resource_server_api,
 });
 
 const extrasCache = new WeakMap<Client, GatehouseClientMetadata>();
@@ -65,12 +70,14 @@ export function gatehouseMetadataOf(client: Client): GatehouseClientMetadata {
     allowed_apis: raw.allowed_apis,
     default_api: raw.default_api,
     first_party: raw.first_party,
+    resource_server_api: raw.resource_server_api,
   });
   const metadata: GatehouseClientMetadata = {
     corsOrigins: extras.cors_origins,
     allowedApis: new Map(Object.entries(extras.allowed_apis)),
     defaultApi: extras.default_api,
     firstParty: extras.first_party,
+    resourceServerApi: extras.resource_server_api,
   };
   extrasCache.set(client, metadata);
   return metadata;
@@ -107,7 +114,8 @@ function providerMetadataOf(clientId: string, spec: ClientSpec, offers: Readonly
     cors_origins: spec.cors_origins,
     allowed_apis: allowedApis,
     first_party: spec.first_party,
-    ...(spec.default_api !== null ? { default_api: spec.default_api } : {}),
+    // A resource server's default_api is the API it stands for, never a default for tokens.
+    ...(spec.default_api !== null ? (spec.profile === 'resource-server' ? { resource_server_api: spec.default_api } : { default_api: spec.default_api }) : {}),
     ...(needsClientSecret(method) ? { client_secret: clientSecret } : {}),
     ...(method === 'private_key_jwt' && spec.jwks ? { jwks: spec.jwks } : {}),
   };

@@ -61,6 +61,9 @@ function parseClientInput(input: unknown): ClientSpec {
 /** Resolves the APIs a client names to rows, checking that each exists and has the scopes named. */
 async function resolveApis(tx: Tx, spec: ClientSpec): Promise<{ apiIds: Map<string, string>; problems: string[] }> {
   const identifiers = spec.apis.map((a) => a.identifier);
+  // A resource server's API is its default_api alone (src/clients/metadata.ts).
+  const standsFor = spec.profile === 'resource-server' ? spec.default_api : null;
+  if (standsFor !== null) identifiers.push(standsFor);
   const rows = identifiers.length ? await tx.api.findMany({ where: { identifier: { in: identifiers } } }) : [];
   const byIdentifier = new Map(rows.map((row) => [row.identifier, row]));
   const problems: string[] = [];
@@ -75,6 +78,7 @@ async function resolveApis(tx: Tx, spec: ClientSpec): Promise<{ apiIds: Map<stri
       if (!offered.has(scope)) problems.push(`apis[${index}].scopes[${scopeIndex}]: "${scope}" is not a scope of API ${api.identifier}`);
     });
   });
+  if (standsFor !== null && !byIdentifier.has(standsFor)) problems.push(`default_api: no API is registered with identifier "${standsFor}"`);
   return { apiIds: new Map(rows.map((row) => [row.identifier, row.id])), problems };
 }
 

@@ -1,5 +1,5 @@
-// Removes expired oidc-provider artifacts, and audit events past their retention
-// (AUDIT_RETENTION). Expired artifacts are already invisible to the adapter; sweeping only keeps
+// Removes expired oidc-provider artifacts, audit events past their retention (AUDIT_RETENTION),
+// and revocations of JWT access tokens that have expired (src/oidc/jwt-access-tokens.ts). Expired artifacts are already invisible to the adapter; sweeping only keeps
 // tables small. Safe to run on every instance at once (idempotent deletes).
 import type { Db } from './client.js';
 import { ARTIFACT_MODELS, artifactDelegate, EXPIRY_CHECKED_BY_PROVIDER } from './oidc-adapter.js';
@@ -36,6 +36,11 @@ export async function sweepExpiredRows(prisma: Db, auditRetentionSeconds: number
   const removed = await sweepExpiredArtifacts(prisma, now);
   const audit = await sweepOldAuditEvents(prisma, auditRetentionSeconds, now);
   if (audit) removed.AuditEvent = audit;
+  // A revoked JWT access token's row matters only until the token itself expires.
+  const { count: revoked } = await prisma.revokedAccessToken.deleteMany({ where: { expiresAt: { lt: now } } });
+  if (revoked) removed.RevokedAccessToken = revoked;
+  const { count: cutoffs } = await prisma.grantAccessTokenCutoff.deleteMany({ where: { expiresAt: { lt: now } } });
+  if (cutoffs) removed.GrantAccessTokenCutoff = cutoffs;
   return removed;
 }
 

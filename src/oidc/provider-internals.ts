@@ -97,6 +97,18 @@ export function wrapAuthorizationCodeConsume(provider: Provider, wrap: (consume:
   };
 }
 
+type RevokeByGrantId = (grantId: string) => Promise<void>;
+
+/**
+ * Replaces AccessToken.revokeByGrantId, which lib/helpers/revoke.js calls whenever it revokes a
+ * grant's tokens (sign-out, code replay, refresh-token reuse, revocation), whether or not the
+ * grant itself goes too. `wrap` gets the original.
+ */
+export function wrapAccessTokenRevokeByGrantId(provider: Provider, wrap: (revoke: RevokeByGrantId) => RevokeByGrantId): void {
+  const model = provider.AccessToken as unknown as { revokeByGrantId: RevokeByGrantId };
+  model.revokeByGrantId = wrap(model.revokeByGrantId.bind(model));
+}
+
 /** A grant revoked as oidc-provider's replay handling revokes it (lib/helpers/revoke.js). */
 export async function revokeGrantAsProvider(provider: Provider, grantId: string): Promise<void> {
   await Promise.all([
@@ -105,4 +117,19 @@ export async function revokeGrantAsProvider(provider: Provider, grantId: string)
     provider.AuthorizationCode.revokeByGrantId(grantId),
     provider.Grant.adapter.destroy(grantId),
   ]);
+}
+
+/**
+ * oidc-provider refuses every JWT-shaped token at introspection and revocation with
+ * unsupported_token_type (lib/shared/reject_structured_tokens.js), a step that runs after the
+ * calling client is authenticated (lib/actions/introspection.js, revocation.js). That refusal,
+ * rendered by the route's error handler, is the one signal src/oidc/jwt-access-tokens.ts answers
+ * in its place: the client is authenticated (a failed authentication answers invalid_client
+ * first, though ctx.oidc.client is already set then) and ctx.oidc.params.token is the JWT.
+ */
+export function isStructuredTokenRefusal(ctx: KoaContextWithOIDC): boolean {
+  const route = ctx.oidc?.route;
+  if (route !== 'introspection' && route !== 'revocation') return false;
+  const body = ctx.body as { error?: unknown } | undefined;
+  return ctx.status === 400 && body?.error === 'unsupported_token_type' && ctx.oidc.client !== undefined && typeof ctx.oidc.params?.token === 'string';
 }

@@ -5,12 +5,12 @@
 //
 // Access tokens for an API (RFC 8707 resource) are RS256 JWTs per RFC 9068: header typ at+jwt;
 // claims iss, sub (the client for client credentials, RFC 9068 §2.2), aud (the API identifier),
-// client_id, scope, iat, exp, jti. They are never stored, so they cannot be revoked or
-// introspected: oidc-provider answers `unsupported_token_type` for a JWT at both endpoints
-// (RFC 7009 §2.2.1). Resource servers validate them locally against the JWKS (RFC 9068 §4), and
-// each API's access-token lifetime (15 minutes by default) bounds how long a token outlives a
-// disabled or deleted client. Refresh tokens and opaque access tokens (those without an API,
-// e.g. for userinfo) are stored, and can be introspected (RFC 7662) and revoked (RFC 7009).
+// client_id, scope, iat, exp, jti, and gid (the grant) for a person's token. They are never
+// stored; resource servers validate them locally against the JWKS (RFC 9068 §4), or introspect
+// them, which also sees revocation, a disabled client or user and a revoked grant
+// (src/oidc/jwt-access-tokens.ts answers both endpoints for them). Refresh tokens and opaque
+// access tokens (those without an API, e.g. for userinfo) are stored, and can be introspected
+// (RFC 7662) and revoked (RFC 7009) by oidc-provider.
 import type { Middleware } from 'koa';
 import { errors } from 'oidc-provider';
 import type Provider from 'oidc-provider';
@@ -67,7 +67,7 @@ function assertRequestedScopes(ctx: KoaContextWithOIDC, client: Client, resource
 }
 
 /** A client asked to revoke a token issued to another client; written without delaying the answer. */
-function auditForeignRevocation(
+export function auditForeignRevocation(
   ctx: KoaContextWithOIDC,
   { audit, logger }: FeatureDependencies,
   client: Client,
@@ -81,6 +81,15 @@ function auditForeignRevocation(
     ip: ctx.ip,
     details: { reason: 'token issued to another client', token_type: token.kind, token_client_id: token.clientId ?? null },
   }).catch((err: unknown) => logger.error({ err }, 'audit failed'));
+}
+
+/** RFC 7662 §4's authorization: the token's own client, or the resource server of its audience. */
+export function mayIntrospect(client: Client, token: { clientId?: string | undefined; aud?: string | string[] | undefined }): boolean {
+  if (token.clientId === client.clientId) return true;
+  const api = gatehouseMetadataOf(client).resourceServerApi;
+  if (api === undefined) return false;
+  const audiences = Array.isArray(token.aud) ? token.aud : token.aud ? [token.aud] : [];
+  return audiences.includes(api);
 }
 
 /** useGrantedResource below; also read by requested-resource.ts, which resolves a resource the same way. */
@@ -123,9 +132,10 @@ export function servicesConfiguration(deps: FeatureDependencies): Partial<Config
       clientCredentials: { enabled: true },
       introspection: {
         enabled: true,
-        // RFC 7662 §4: a client learns about its own tokens only; anything else reads as
-        // inactive (§2.2), so the endpoint cannot be used to probe other clients' tokens.
-        allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId,
+        // RFC 7662 §4: a client learns about its own tokens, and a resource-server client about
+        // tokens for its API (src/clients/metadata.ts); anything else reads as inactive (§2.2),
+        // so the endpoint cannot be used to probe other clients' tokens.
+        allowedPolicy: async (_ctx, client, token) => mayIntrospect(client, token),
       },
       revocation: {
         enabled: true,

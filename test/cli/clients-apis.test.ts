@@ -155,6 +155,33 @@ describe.each(PROVIDERS)('admin CLI: clients and APIs (%s)', (provider) => {
     expect((await cli.json<ClientJson>(['client', 'show', web.client_id])).client_name).toBe('plain');
   });
 
+  test('client create --type resource-server --api registers an API\'s credentials: introspection only, no tokens', async () => {
+    await cli.json(['api', 'create', '--identifier', 'urn:rs:api', '--name', 'RS', '--scope', 'read']);
+    const created = await cli.json<ClientJson>(['client', 'create', '--name', 'RS API', '--type', 'resource-server', '--api', 'urn:rs:api']);
+    expect(created).toMatchObject({ profile: 'resource-server', type: 'confidential', grant_types: [], apis: [], default_api: 'urn:rs:api' });
+    expect(created.client_secret).toMatch(/^ghs_/);
+    const auth = basicAuth(created.client_id, created.client_secret!);
+    // It authenticates at the introspection endpoint; an unknown token is inactive.
+    const introspected = await postForm(endpoints(gh).introspection, { token: 'no-such-token' }, { authorization: auth });
+    expect({ status: introspected.status, body: introspected.body }).toEqual({ status: 200, body: { active: false } });
+    // It gets no tokens of its own.
+    const token = await postForm(endpoints(gh).token, { grant_type: 'client_credentials' }, { authorization: auth });
+    expect(token.status).toBe(400);
+    expect(token.body).toMatchObject({ error: 'invalid_request', error_description: 'requested grant type is not allowed for this client' });
+
+    for (const [args, message] of [
+      [['--api', 'urn:rs:api', '--api', 'urn:x:api'], /exactly one --api/],
+      [[], /exactly one --api/],
+      [['--api', 'urn:rs:api=read'], /without scopes/],
+      [['--api', 'urn:rs:none'], /no API is registered with identifier "urn:rs:none"/],
+      [['--api', 'urn:rs:api', '--grant-type', 'client_credentials'], /--grant-type does not apply/],
+    ] as const) {
+      const run = await cli(['client', 'create', '--name', 'bad', '--type', 'resource-server', ...args]);
+      expect({ args, code: run.code }).toEqual({ args, code: 2 });
+      expect(run.stderr).toMatch(message);
+    }
+  });
+
   test('api create, list, show, update and delete', async () => {
     const api = await cli.json<{ identifier: string; access_token_ttl: number }>(['api', 'create', '--identifier', 'https://billing.example.com', '--name', 'Billing', '--scope', 'invoices:read', '--token-ttl', '10m']);
     expect(api).toMatchObject({ identifier: 'https://billing.example.com', access_token_ttl: 600 });

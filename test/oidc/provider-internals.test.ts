@@ -12,6 +12,8 @@ import type { AdapterPayload, KoaContextWithOIDC } from 'oidc-provider';
 import {
   currentContext,
   errorDetailOf,
+  isStructuredTokenRefusal,
+  wrapAccessTokenRevokeByGrantId,
   isGrantNotAllowedForClient,
   PROVIDER_ERROR_DETAILS,
   RE_RENDER_ERROR_NAMES,
@@ -225,4 +227,59 @@ test("the verification URI's re-render errors are known by these names", async (
     });
   expect(names.sort()).toEqual([...RE_RENDER_ERROR_NAMES].sort());
   expect(reRenderErrorName(new Error('other'))).toBeUndefined();
+});
+
+test('a JWT at introspection and revocation is refused with unsupported_token_type only after client authentication', async () => {
+  const provider = newProvider({ features: { introspection: { enabled: true }, revocation: { enabled: true } } });
+  const seen: { route: string | undefined; refusal: boolean; client: string | undefined }[] = [];
+  provider.use(async (ctx, next) => {
+    await next();
+    const oidc = (ctx as KoaContextWithOIDC).oidc;
+    if (oidc) seen.push({ route: oidc.route, refusal: isStructuredTokenRefusal(ctx as KoaContextWithOIDC), client: oidc.client?.clientId });
+  });
+  const handle = provider.callback();
+  const server = createServer((req, res) => void handle(req, res)).listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const jwt = `${Buffer.from('{"alg":"RS256","typ":"at+jwt"}').toString('base64url')}.${Buffer.from('{}').toString('base64url')}.c2ln`;
+  try {
+    const { port } = server.address() as AddressInfo;
+    const post = (route: string, secret: string, token = jwt) =>
+      fetch(`http://127.0.0.1:${port}/token/${route}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`pinned:${secret}`).toString('base64')}` },
+        body: `token=${token}`,
+      });
+    for (const route of ['introspection', 'revocation']) {
+      const refused = await post(route, 'not-used');
+      expect(refused.status).toBe(400);
+      expect(((await refused.json()) as { error: string }).error).toBe('unsupported_token_type');
+      // Wrong client credentials: invalid_client comes first, so a refusal means an authenticated client.
+      expect((await post(route, 'wrong')).status).toBe(401);
+      // An opaque token is oidc-provider's to answer.
+      expect((await post(route, 'not-used', 'opaque')).status).toBe(200);
+    }
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+  }
+  expect(seen).toEqual([
+    { route: 'introspection', refusal: true, client: 'pinned' },
+    { route: 'introspection', refusal: false, client: 'pinned' },
+    { route: 'introspection', refusal: false, client: 'pinned' },
+    { route: 'revocation', refusal: true, client: 'pinned' },
+    { route: 'revocation', refusal: false, client: 'pinned' },
+    { route: 'revocation', refusal: false, client: 'pinned' },
+  ]);
+});
+
+test('AccessToken.revokeByGrantId is what lib/helpers/revoke.js calls, also at sign-out, and can be wrapped', async () => {
+  expect(source('helpers/revoke.js')).toMatch(/provider\.AccessToken,[\s\S]*\.map\(\(model\) => model\?\.revokeByGrantId\(grantId\)\)/);
+  expect(source('actions/end_session.js')).toMatch(/await revoke\(ctx, grantId\)/);
+  const provider = newProvider();
+  const seen: string[] = [];
+  wrapAccessTokenRevokeByGrantId(provider, (revoke) => async (grantId) => {
+    seen.push(grantId);
+    await revoke(grantId);
+  });
+  await revokeGrantAsProvider(provider, 'grant-1');
+  expect(seen).toEqual(['grant-1']);
 });

@@ -82,7 +82,7 @@ describe('errors name the field', () => {
 
   test('missing and mistyped fields', () => {
     expect(problems({ profile: 'web' })).toEqual(expect.arrayContaining([expect.stringMatching(/^name: /)]));
-    expect(problems({ name: 'x', profile: 'mainframe' })).toEqual(['profile: must be one of web, spa, native, service, device']);
+    expect(problems({ name: 'x', profile: 'mainframe' })).toEqual(['profile: must be one of web, spa, native, service, device, resource-server']);
     expect(problems({ ...web, first_party: 'yes' })).toEqual(['first_party: must be true or false']);
   });
 
@@ -234,6 +234,19 @@ describe('CORS origins, scopes and APIs', () => {
     expect(problems({ name: 's', profile: 'service', scope: ['openid'] })).toEqual([
       'scope: must be empty: service clients act for themselves, not for a person',
     ]);
+  });
+
+  test('a resource server stands for one API (default_api), gets no grants and lists no APIs', () => {
+    const rs = { name: 'rs', profile: 'resource-server', default_api: 'https://api.example.com' };
+    expect(problems(rs)).toEqual([]);
+    expect(problems({ name: 'rs', profile: 'resource-server' })).toEqual(['default_api: is required for resource-server clients: the API this client stands for']);
+    expect(problems({ ...rs, apis: [{ identifier: 'https://api.example.com', scopes: [] }] })).toEqual([
+      'apis: must be empty: a resource-server client gets no tokens (its API is default_api)',
+    ]);
+    expect(problems({ ...rs, grant_types: ['client_credentials'] })).toEqual([
+      'grant_types[0]: "client_credentials" is not available to resource-server clients (they get no tokens)',
+    ]);
+    expect(problems({ ...rs, token_endpoint_auth_method: 'none' })).toEqual([expect.stringMatching(/^token_endpoint_auth_method: must be/)]);
   });
 
   test('API permissions: scope tokens per RFC 6749 §3.3, each API once, default among them', () => {

@@ -2,8 +2,8 @@
 // and revocation endpoints.
 //
 // Stored tokens (refresh tokens, opaque access tokens) can be introspected and revoked. JWT access
-// tokens for APIs are not stored: both endpoints answer unsupported_token_type for them, and
-// resource servers validate them locally against the JWKS (RFC 9068 §4).
+// tokens for APIs are not stored; src/oidc/jwt-access-tokens.ts answers both endpoints for them
+// (test/services/jwt-introspection.test.ts).
 import { createApi } from '../../src/clients/apis.js';
 import { createClient } from '../../src/clients/registry.js';
 import { PROVIDERS } from '../support/databases.js';
@@ -114,14 +114,14 @@ describe.each(PROVIDERS)('introspection, revocation and CORS on %s', (provider) 
       expect((await revoke('no-such-token', app.auth)).status).toBe(200);
     });
 
-    test('JWT access tokens are not stored: both endpoints answer unsupported_token_type', async () => {
+    test('JWT access tokens are not stored, yet both endpoints accept them (test/services/jwt-introspection.test.ts)', async () => {
       const issued = await postForm(url.token, { grant_type: 'client_credentials', scope: 'orders:read' }, { authorization: app.auth });
       expect(issued.status).toBe(200);
       const jwt = issued.body.access_token as string;
-      for (const res of [await introspect(jwt, app.auth), await revoke(jwt, app.auth)]) {
-        expect(res.status).toBe(400);
-        expect(res.body.error).toBe('unsupported_token_type');
-      }
+      expect((await introspect(jwt, app.auth)).body).toMatchObject({ active: true, client_id: app.id, aud: ORDERS });
+      const revoked = await revoke(jwt, app.auth);
+      expect({ status: revoked.status, body: revoked.body }).toEqual({ status: 200, body: {} });
+      expect((await introspect(jwt, app.auth)).body).toEqual({ active: false });
     });
 
     test('both endpoints require client authentication', async () => {

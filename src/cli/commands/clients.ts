@@ -16,6 +16,7 @@ import {
 } from '../../clients/registry.js';
 import type { Db } from '../../db/client.js';
 import { collect, durationArgument, leaf, type CommandResult } from '../command.js';
+import type { CliContext } from '../context.js';
 import { CliError } from '../errors.js';
 import { details, table, type Io } from '../output.js';
 
@@ -137,6 +138,31 @@ function withSecret(client: ClientView, clientSecret: string | undefined, verb: 
   };
 }
 
+const RESOURCE_SERVER_OPTIONS: [keyof ClientFlags, string][] = [
+  ['redirectUri', '--redirect-uri'],
+  ['postLogoutRedirectUri', '--post-logout-redirect-uri'],
+  ['corsOrigin', '--cors-origin'],
+  ['scope', '--scope'],
+  ['grantType', '--grant-type'],
+  ['defaultApi', '--default-api'],
+];
+
+/** `--type resource-server --api URN`: a client that stands for one API and gets no tokens. */
+async function createResourceServer(ctx: CliContext, flags: ClientFlags): Promise<CommandResult> {
+  for (const [flag, option] of RESOURCE_SERVER_OPTIONS) {
+    if (flags[flag] !== undefined) throw CliError.usage(`client create: ${option} does not apply to --type resource-server (it gets no tokens)`);
+  }
+  const apis = flags.api ?? [];
+  if (apis.length !== 1) throw CliError.usage('client create: --type resource-server needs exactly one --api, the API it stands for');
+  const identifier = apis[0]!;
+  if (identifier.includes('=')) throw CliError.usage('client create: --api for a resource server names the API only, without scopes');
+  if (!(await getApi(ctx.prisma, identifier))) throw CliError.usage(`--api: no API is registered with identifier "${identifier}" (see \`api list\`)`);
+  const input = { ...(await metadataFromFlags(ctx.prisma, { ...flags, api: undefined })), default_api: identifier } as ClientInput;
+  const created = await createClient(ctx.prisma, input);
+  await ctx.audit({ type: 'client.created', outcome: 'success', clientId: created.client.client_id, details: { profile: created.client.profile } });
+  return withSecret(created.client, created.clientSecret, 'generated');
+}
+
 export function registerClientCommands(program: Command, io: Io): void {
   const client = program.command('client').description('register and manage OAuth clients');
 
@@ -151,13 +177,17 @@ Defaults per --type:
   native   public, authorization_code + refresh_token (PKCE)
   service  confidential, client_credentials, client_secret_basic
   device   public, device_code + refresh_token
+  resource-server  confidential, no grants: an API's credentials for the introspection
+           endpoint; --api names the one API it stands for (it may introspect tokens for it)
 
-Example:
-  gatehouse client create --name "Billing worker" --type service --api urn:acme:billing=read`,
+Examples:
+  gatehouse client create --name "Billing worker" --type service --api urn:acme:billing=read
+  gatehouse client create --name "Billing API" --type resource-server --api urn:acme:billing`,
   );
   create.handle(async (ctx, flags) => {
     if (!flags.name) throw CliError.usage('client create: --name is required');
     if (!flags.type) throw CliError.usage(`client create: --type is required (${PROFILES.join(', ')})`);
+    if (flags.type === 'resource-server') return createResourceServer(ctx, flags);
     const input = (await metadataFromFlags(ctx.prisma, flags)) as ClientInput;
     // One API and no --default-api: tokens requested without `resource` are for that API.
     if (input.apis?.length === 1 && flags.defaultApi === undefined) input.default_api = input.apis[0]!.identifier;

@@ -1,0 +1,176 @@
+// Introspection (RFC 7662) and revocation (RFC 7009) of the JWT access tokens this server issues
+// for APIs (RFC 9068; src/oidc/services.ts). They are not stored, and oidc-provider refuses any
+// JWT at both endpoints with unsupported_token_type. Rather than patch oidc-provider, a middleware
+// in front of both routes lets oidc-provider do everything it does (body parsing, client
+// authentication, the token's presence) and, when its answer is that refusal, answers in its
+// place (provider-internals.ts isStructuredTokenRefusal): so client authentication stays
+// oidc-provider's, and every other token keeps oidc-provider's own handling.
+//
+// A JWT is active only while: its signature verifies with one of our current signing keys, it is
+// ours (iss, typ at+jwt), unexpired, not itself revoked (RevokedAccessToken, shared through the
+// database by every instance), its client exists and is enabled, and, for a person's token, that
+// person is enabled and the grant it came from still exists (a grant is deleted on code replay,
+// refresh-token reuse, `user revoke`) and had its access tokens revoked no later than the token
+// was issued (a sign-out revokes them but keeps the grant: GrantAccessTokenCutoff). The grant is
+// named in the token by a private claim (`gid`) added to JWT access tokens only.
+import { createPublicKey, verify, type KeyObject } from 'node:crypto';
+import type { Middleware } from 'koa';
+import type Provider from 'oidc-provider';
+import type { Client, Configuration, KoaContextWithOIDC } from 'oidc-provider';
+import { z } from 'zod';
+import type { ProviderJwk } from '../keys/signing-keys.js';
+import { isUniqueViolation } from '../db/unique-violation.js';
+import type { FeatureDependencies } from './feature.js';
+import { MAX_TOKEN_TTL_SECONDS } from '../config.js';
+import { isStructuredTokenRefusal, wrapAccessTokenRevokeByGrantId } from './provider-internals.js';
+import { auditForeignRevocation, mayIntrospect } from './services.js';
+
+const GRANT_CLAIM = 'gid';
+/** Longer than any value we issue (jti, ids); a token with more is not ours. */
+const MAX_CLAIM_LENGTH = 200;
+
+const claimString = z.string().min(1).max(MAX_CLAIM_LENGTH);
+const headerSchema = z.object({ alg: z.literal('RS256'), typ: z.literal('at+jwt'), kid: claimString });
+const claimsSchema = z.object({
+  iss: z.string(),
+  sub: claimString,
+  aud: z.union([z.string(), z.array(z.string())]),
+  client_id: claimString,
+  jti: claimString,
+  iat: z.number().int(),
+  exp: z.number().int(),
+  scope: z.string().optional(),
+  [GRANT_CLAIM]: claimString.optional(),
+});
+type AccessTokenClaims = z.infer<typeof claimsSchema>;
+
+/** Adds the grant's id to a person's JWT access token; opaque tokens keep their stored grant. */
+export function jwtAccessTokenConfiguration(): Partial<Configuration> {
+  return {
+    extraTokenClaims: (_ctx, token) => {
+      const jwt = (token.resourceServer as { accessTokenFormat?: string } | undefined)?.accessTokenFormat === 'jwt';
+      const grantId = 'grantId' in token ? token.grantId : undefined;
+      return jwt && grantId ? { [GRANT_CLAIM]: grantId } : undefined;
+    },
+  };
+}
+
+function decodeJson(part: string | undefined): unknown {
+  if (part === undefined) return undefined;
+  try {
+    return JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The claims of a JWT access token we signed with one of `keys`, or null (expiry not checked). */
+function verifiedClaims(token: string, keys: ReadonlyMap<string, KeyObject>, issuer: string): AccessTokenClaims | null {
+  const parts = token.split('.');
+  if (parts.length !== 3) return null;
+  const header = headerSchema.safeParse(decodeJson(parts[0]));
+  if (!header.success) return null;
+  const key = keys.get(header.data.kid);
+  if (!key) return null;
+  const signed = verify('sha256', Buffer.from(`${parts[0]}.${parts[1]}`), key, Buffer.from(parts[2]!, 'base64url'));
+  if (!signed) return null;
+  const claims = claimsSchema.safeParse(decodeJson(parts[1]));
+  if (!claims.success || claims.data.iss !== issuer) return null;
+  return claims.data;
+}
+
+/** Whether the token, already verified, still stands: RFC 7662 §2.2 "active". */
+async function stillActive(provider: Provider, { prisma }: FeatureDependencies, claims: AccessTokenClaims): Promise<boolean> {
+  if (claims.exp <= Math.floor(Date.now() / 1000)) return false;
+  const [revoked, client] = await Promise.all([
+    prisma.revokedAccessToken.findUnique({ where: { jti: claims.jti }, select: { jti: true } }),
+    prisma.client.findUnique({ where: { id: claims.client_id }, select: { disabled: true } }),
+  ]);
+  if (revoked || !client || client.disabled) return false;
+  const grantId = claims[GRANT_CLAIM];
+  // Client credentials: the subject is the client (RFC 9068 §2.2) and there is no grant.
+  if (grantId === undefined) return claims.sub === claims.client_id;
+  const [grant, user, cutoff] = await Promise.all([
+    provider.Grant.find(grantId),
+    prisma.user.findUnique({ where: { id: claims.sub }, select: { disabled: true } }),
+    prisma.grantAccessTokenCutoff.findUnique({ where: { grantId }, select: { revokedAt: true } }),
+  ]);
+  if (!grant || grant.clientId !== claims.client_id || grant.accountId !== claims.sub) return false;
+  // iat has whole seconds: a token issued in the second of the revocation counts as before it.
+  if (cutoff && claims.iat * 1000 <= cutoff.revokedAt.getTime()) return false;
+  return Boolean(user && !user.disabled);
+}
+
+async function introspectionAnswer(provider: Provider, deps: FeatureDependencies, caller: Client, claims: AccessTokenClaims | null): Promise<Record<string, unknown>> {
+  // Not ours, not the caller's to see, or no longer active: all read the same (RFC 7662 §2.2).
+  if (!claims || !mayIntrospect(caller, { clientId: claims.client_id, aud: claims.aud })) return { active: false };
+  if (!(await stillActive(provider, deps, claims))) return { active: false };
+  return {
+    active: true,
+    scope: claims.scope,
+    client_id: claims.client_id,
+    sub: claims.sub,
+    aud: claims.aud,
+    iss: claims.iss,
+    exp: claims.exp,
+    iat: claims.iat,
+    token_type: 'Bearer',
+  };
+}
+
+/** RFC 7009 §2.1: the token's own client only; a second revocation is the same answer (§2.2). */
+async function revoke(ctx: KoaContextWithOIDC, deps: FeatureDependencies, caller: Client, claims: AccessTokenClaims | null): Promise<void> {
+  if (!claims || claims.exp <= Math.floor(Date.now() / 1000)) return;
+  if (claims.client_id !== caller.clientId) {
+    auditForeignRevocation(ctx, deps, caller, { kind: 'AccessToken', clientId: claims.client_id, accountId: claims[GRANT_CLAIM] ? claims.sub : undefined });
+    return;
+  }
+  try {
+    // One insert, kept until the token would have expired anyway; a concurrent or repeated
+    // revocation meets the primary key and changes nothing.
+    await deps.prisma.revokedAccessToken.create({ data: { jti: claims.jti, expiresAt: new Date(claims.exp * 1000) } });
+  } catch (error) {
+    if (!isUniqueViolation(error)) throw error;
+  }
+}
+
+/**
+ * Whenever oidc-provider revokes a grant's access tokens, JWTs of that grant issued until now
+ * become inactive too. The latest revocation wins; the row outlives any access token issued
+ * before it.
+ */
+export function installGrantAccessTokenCutoff(provider: Provider, { prisma }: FeatureDependencies): void {
+  wrapAccessTokenRevokeByGrantId(provider, (revokeStored) => async (grantId) => {
+    const revokedAt = new Date();
+    const expiresAt = new Date(revokedAt.getTime() + MAX_TOKEN_TTL_SECONDS * 1000);
+    const write = () => prisma.grantAccessTokenCutoff.upsert({ where: { grantId }, create: { grantId, revokedAt, expiresAt }, update: { revokedAt, expiresAt } });
+    try {
+      await write();
+    } catch (error) {
+      // Two revocations of one grant at once: both inserted; the second write updates.
+      if (!isUniqueViolation(error)) throw error;
+      await write();
+    }
+    await revokeStored(grantId);
+  });
+}
+
+/** provider.use middleware: answers introspection and revocation of our JWT access tokens. */
+export function jwtAccessTokenEndpoints(provider: Provider, deps: FeatureDependencies, jwks: readonly ProviderJwk[]): Middleware {
+  const keys = new Map(jwks.map((jwk) => [jwk.kid, createPublicKey({ key: jwk, format: 'jwk' })]));
+  return async (ctx, next) => {
+    await next();
+    const oidcCtx = ctx as KoaContextWithOIDC;
+    if (!isStructuredTokenRefusal(oidcCtx)) return;
+    const caller = oidcCtx.oidc.client!;
+    const claims = verifiedClaims(String(oidcCtx.oidc.params!.token), keys, provider.issuer);
+    if (oidcCtx.oidc.route === 'introspection') {
+      ctx.status = 200;
+      ctx.body = await introspectionAnswer(provider, deps, caller, claims);
+    } else {
+      await revoke(oidcCtx, deps, caller, claims);
+      ctx.status = 200;
+      ctx.body = '';
+    }
+  };
+}
