@@ -13,10 +13,10 @@
 // refresh-token reuse, `user revoke`) and had its access tokens revoked no later than the token
 // was issued (a sign-out revokes them but keeps the grant: GrantAccessTokenCutoff). The grant is
 // named in the token by a private claim (`gid`) added to JWT access tokens only.
-import { createPublicKey, verify, type KeyObject } from 'node:crypto';
 import type { Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Client, Configuration, KoaContextWithOIDC } from 'oidc-provider';
+import { createLocalJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { z } from 'zod';
 import type { ProviderJwk } from '../keys/signing-keys.js';
 import { isUniqueViolation } from '../db/unique-violation.js';
@@ -30,7 +30,6 @@ const GRANT_CLAIM = 'gid';
 const MAX_CLAIM_LENGTH = 200;
 
 const claimString = z.string().min(1).max(MAX_CLAIM_LENGTH);
-const headerSchema = z.object({ alg: z.literal('RS256'), typ: z.literal('at+jwt'), kid: claimString });
 const claimsSchema = z.object({
   iss: z.string(),
   sub: claimString,
@@ -55,28 +54,18 @@ export function jwtAccessTokenConfiguration(): Partial<Configuration> {
   };
 }
 
-function decodeJson(part: string | undefined): unknown {
-  if (part === undefined) return undefined;
+/**
+ * The claims of a JWT access token we signed with one of our current keys (RS256, typ at+jwt,
+ * our iss, unexpired: RFC 9068 §4), or null.
+ */
+async function verifiedClaims(token: string, keys: JWTVerifyGetKey, issuer: string): Promise<AccessTokenClaims | null> {
   try {
-    return JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as unknown;
+    const { payload } = await jwtVerify(token, keys, { issuer, algorithms: ['RS256'], typ: 'at+jwt' });
+    const claims = claimsSchema.safeParse(payload);
+    return claims.success ? claims.data : null;
   } catch {
-    return undefined;
+    return null;
   }
-}
-
-/** The claims of a JWT access token we signed with one of `keys`, or null (expiry not checked). */
-function verifiedClaims(token: string, keys: ReadonlyMap<string, KeyObject>, issuer: string): AccessTokenClaims | null {
-  const parts = token.split('.');
-  if (parts.length !== 3) return null;
-  const header = headerSchema.safeParse(decodeJson(parts[0]));
-  if (!header.success) return null;
-  const key = keys.get(header.data.kid);
-  if (!key) return null;
-  const signed = verify('sha256', Buffer.from(`${parts[0]}.${parts[1]}`), key, Buffer.from(parts[2]!, 'base64url'));
-  if (!signed) return null;
-  const claims = claimsSchema.safeParse(decodeJson(parts[1]));
-  if (!claims.success || claims.data.iss !== issuer) return null;
-  return claims.data;
 }
 
 /** Whether the token, already verified, still stands: RFC 7662 §2.2 "active". */
@@ -157,13 +146,14 @@ export function installGrantAccessTokenCutoff(provider: Provider, { prisma }: Fe
 
 /** provider.use middleware: answers introspection and revocation of our JWT access tokens. */
 export function jwtAccessTokenEndpoints(provider: Provider, deps: FeatureDependencies, jwks: readonly ProviderJwk[]): Middleware {
-  const keys = new Map(jwks.map((jwk) => [jwk.kid, createPublicKey({ key: jwk, format: 'jwk' })]));
+  // Public parts only: the provider's JWKs carry their private members.
+  const keys = createLocalJWKSet({ keys: jwks.map(({ kty, n, e, kid, alg }) => ({ kty, n, e, kid, alg, use: 'sig' })) });
   return async (ctx, next) => {
     await next();
     const oidcCtx = ctx as KoaContextWithOIDC;
     if (!isStructuredTokenRefusal(oidcCtx)) return;
     const caller = oidcCtx.oidc.client!;
-    const claims = verifiedClaims(String(oidcCtx.oidc.params!.token), keys, provider.issuer);
+    const claims = await verifiedClaims(String(oidcCtx.oidc.params!.token), keys, provider.issuer);
     if (oidcCtx.oidc.route === 'introspection') {
       ctx.status = 200;
       ctx.body = await introspectionAnswer(provider, deps, caller, claims);
