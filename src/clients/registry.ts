@@ -121,8 +121,12 @@ async function readClient(tx: Tx | Db, clientId: string): Promise<ClientView> {
 }
 
 /** A client_id: 128 random bits, URL-safe (it travels in URLs and Basic credentials). */
-function newClientId(): string {
-  return randomBytes(16).toString('base64url');
+/** Random and URL-safe; never starting with "-", which the CLI would read as an option (1 in 64 did). */
+export function newClientId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
 }
 
 /**

@@ -6,6 +6,7 @@ import {
   RegistryError,
   createClient,
   deleteClient,
+  newClientId,
   getClient,
   listClients,
   rotateClientSecret,
@@ -29,6 +30,13 @@ async function registryError(promise: Promise<unknown>): Promise<RegistryError> 
 
 const ORDERS = 'https://api.example.com/orders';
 const BILLING = 'urn:example:billing';
+
+test('generated client_ids never start with "-", which the CLI would read as an option', () => {
+  // Seen as a CLI test failure: `client update -07Yu…` exited 2 with "unknown option".
+  const ids = Array.from({ length: 5000 }, () => newClientId());
+  expect(ids.filter((id) => id.startsWith('-'))).toEqual([]);
+  expect(ids.every((id) => /^[A-Za-z0-9_-]{22}$/.test(id))).toBe(true);
+});
 
 describe.each(PROVIDERS)('registry on %s', (provider) => {
   let testDb: TestDatabase;
