@@ -6,22 +6,13 @@ import { cliFor, type Cli } from '../support/cli.js';
 import { freshDatabase, PROVIDERS, type TestDatabase } from '../support/databases.js';
 import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import { basicAuth, endpoints, postForm } from '../support/oauth-http.js';
+import { eventually } from '../support/eventually.js';
 
 // Each CLI command is a process start (about a second; more on a loaded machine).
 jest.setTimeout(300_000);
 
 type KeyJson = { kid: string; state: string; activates_at: string };
 
-/** Polls until `check` passes or `seconds` elapse (the documented bound plus slack). */
-async function eventually<T>(seconds: number, check: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + seconds * 1000;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${seconds}s`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
 
 describe.each(PROVIDERS)('admin CLI: signing keys and audit (%s)', (provider) => {
   let database: TestDatabase;
