@@ -70,7 +70,6 @@ async function verifiedClaims(token: string, keys: JWTVerifyGetKey, issuer: stri
 
 /** Whether the token, already verified, still stands: RFC 7662 §2.2 "active". */
 async function stillActive(provider: Provider, { prisma }: FeatureDependencies, claims: AccessTokenClaims): Promise<boolean> {
-  if (claims.exp <= Math.floor(Date.now() / 1000)) return false;
   const [revoked, client] = await Promise.all([
     prisma.revokedAccessToken.findUnique({ where: { jti: claims.jti }, select: { jti: true } }),
     prisma.client.findUnique({ where: { id: claims.client_id }, select: { disabled: true } }),
@@ -109,7 +108,8 @@ async function introspectionAnswer(provider: Provider, deps: FeatureDependencies
 
 /** RFC 7009 §2.1: the token's own client only; a second revocation is the same answer (§2.2). */
 async function revoke(ctx: KoaContextWithOIDC, deps: FeatureDependencies, caller: Client, claims: AccessTokenClaims | null): Promise<void> {
-  if (!claims || claims.exp <= Math.floor(Date.now() / 1000)) return;
+  // An expired or foreign token has nothing left to revoke (verifiedClaims gave null).
+  if (!claims) return;
   if (claims.client_id !== caller.clientId) {
     auditForeignRevocation(ctx, deps, caller, { kind: 'AccessToken', clientId: claims.client_id, accountId: claims[GRANT_CLAIM] ? claims.sub : undefined });
     return;
