@@ -133,3 +133,27 @@ export function isStructuredTokenRefusal(ctx: KoaContextWithOIDC): boolean {
   const body = ctx.body as { error?: unknown } | undefined;
   return ctx.status === 400 && body?.error === 'unsupported_token_type' && ctx.oidc.client !== undefined && typeof ctx.oidc.params?.token === 'string';
 }
+
+/** What pages outside the protocol (the account page, factor management) may know of a session. */
+export type SignedInSession = {
+  accountId: string;
+  /** The session's storage id (the adapter's Session id), for listing and ending sessions. */
+  id: string;
+  /** Seconds since the epoch when the person last signed in (OpenID Connect Core 1.0 §2 auth_time). */
+  loginTs: number | undefined;
+  amr: string[] | undefined;
+  acr: string | undefined;
+};
+
+/**
+ * The signed-in session a plain Koa request carries, read as oidc-provider reads its own: the
+ * session cookie (signed with the provider's cookie keys) names a Session stored through the
+ * adapter (lib/models/session.js Session.get). Undefined without a cookie or without a person.
+ * Session.get never saves, so reading creates no session.
+ */
+export async function signedInSession(provider: Provider, ctx: { req: KoaContextWithOIDC['req']; res: KoaContextWithOIDC['res']; secure: boolean }): Promise<SignedInSession | undefined> {
+  const session = (await provider.Session.get(ctx as unknown as KoaContextWithOIDC)) as Awaited<ReturnType<Provider['Session']['get']>> & { jti: string; amr?: string[]; acr?: string };
+  const { accountId, jti, loginTs, amr, acr } = session;
+  if (!accountId) return undefined;
+  return { accountId, id: jti, loginTs, amr, acr };
+}

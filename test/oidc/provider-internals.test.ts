@@ -21,6 +21,7 @@ import {
   replaceClientSecretCheck,
   replayDetectionKey,
   revokeGrantAsProvider,
+  signedInSession,
   wrapAuthorizationCodeConsume,
   wrapAuthorizationCodeFind,
   wrapClientFind,
@@ -282,4 +283,41 @@ test('AccessToken.revokeByGrantId is what lib/helpers/revoke.js calls, also at s
   });
   await revokeGrantAsProvider(provider, 'grant-1');
   expect(seen).toEqual(['grant-1']);
+});
+
+test("signedInSession reads the session oidc-provider's signed session cookie names, and only one with a person", async () => {
+  const provider = newProvider({ cookies: { keys: ['pinned-cookie-key'] } });
+  const session = new provider.Session({ jti: 'pinned-session', accountId: 'pinned-account', loginTs: 1700000000, amr: ['pwd'], acr: 'urn:pinned' });
+  await session.save(60);
+  const anonymous = new provider.Session({ jti: 'pinned-anonymous' });
+  await anonymous.save(60);
+  const server = createServer((req, res) => {
+    const ctx = provider.createContext(req, res);
+    void (async () => {
+      if (req.url?.startsWith('/set/')) {
+        // As lib/shared/session.js sets it: signed with the cookie keys.
+        ctx.cookies.set(provider.cookieName('session'), req.url.slice('/set/'.length), { signed: true });
+        res.end();
+        return;
+      }
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify((await signedInSession(provider, ctx)) ?? null));
+    })();
+  }).listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  try {
+    const { port } = server.address() as AddressInfo;
+    const cookieFor = async (id: string) => {
+      const set = await fetch(`http://127.0.0.1:${port}/set/${id}`);
+      return set.headers.getSetCookie().map((cookie) => cookie.split(';')[0]).join('; ');
+    };
+    const read = async (cookie?: string) => (await fetch(`http://127.0.0.1:${port}/read`, { headers: cookie ? { cookie } : {} })).json() as Promise<unknown>;
+    expect(await read(await cookieFor('pinned-session'))).toEqual({ accountId: 'pinned-account', id: 'pinned-session', loginTs: 1700000000, amr: ['pwd'], acr: 'urn:pinned' });
+    expect(await read(await cookieFor('pinned-anonymous'))).toBeNull();
+    expect(await read()).toBeNull();
+    // An unsigned cookie naming a real session is ignored.
+    expect(await read(`${provider.cookieName('session')}=pinned-session`)).toBeNull();
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+  }
 });
