@@ -43,6 +43,7 @@ export function specOfRow(row: StoredClient): ClientSpec {
     jwks: storedJwks(row.jwks, `JWKS of ${where}`),
     first_party: row.firstParty,
     default_api: row.defaultApi?.identifier ?? null,
+    introspection_signed_response_alg: row.introspectionSignedResponseAlg as ClientSpec['introspection_signed_response_alg'],
   };
 }
 
@@ -77,6 +78,7 @@ export function viewOf(spec: ClientSpec, record: ClientRecord): ClientView {
     first_party: spec.first_party,
     disabled: record.disabled,
     default_api: spec.default_api,
+    introspection_signed_response_alg: spec.introspection_signed_response_alg,
     client_secrets: record.client_secrets,
     created_at: record.created_at,
     updated_at: record.updated_at,
@@ -101,5 +103,6 @@ export function specOfView(view: ClientView): ClientSpec {
     jwks: view.jwks,
     first_party: view.first_party,
     default_api: view.default_api,
+    introspection_signed_response_alg: view.introspection_signed_response_alg,
   };
 }

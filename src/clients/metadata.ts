@@ -280,6 +280,8 @@ const clientApiGrantSchema = z.strictObject({
   scopes: z.array(scopeTokenSchema).max(100, 'must have at most 100 entries'),
 });
 
+export const INTROSPECTION_SIGNING_ALGS = ['RS256'] as const;
+
 /** The raw shape: field syntax only, unknown fields refused. */
 export const clientInputObject = z.strictObject({
   name: displayNameSchema,
@@ -298,6 +300,8 @@ export const clientInputObject = z.strictObject({
   jwks: jwksSchema.optional(),
   first_party: z.boolean({ message: 'must be true or false' }).optional(),
   default_api: z.string({ message: 'must be a string' }).min(1, 'must not be empty').max(500, 'must be at most 500 characters').optional(),
+  // RFC 9701 §6: signed with the server's signing keys, which are RSA (src/keys).
+  introspection_signed_response_alg: z.enum(INTROSPECTION_SIGNING_ALGS, { message: `must be one of ${INTROSPECTION_SIGNING_ALGS.join(', ')}` }).optional(),
   grant_types: z
     .array(z.enum(GRANT_TYPES, { message: `must be one of ${GRANT_TYPES.join(', ')} (implicit and password are not supported)` }))
     .min(1, 'must name at least one grant type')
@@ -340,6 +344,7 @@ function resolveDefaults(input: z.output<typeof clientInputObject>) {
     jwks: (input.jwks as ClientJwks | undefined) ?? null,
     first_party: input.first_party ?? false,
     default_api: input.default_api ?? null,
+    introspection_signed_response_alg: input.introspection_signed_response_alg ?? null,
   };
 }
 
@@ -382,6 +387,10 @@ function checkConsistency(spec: ClientSpec, ctx: z.core.$RefinementCtx<ClientSpe
   }
   if (method === 'private_key_jwt' && !spec.jwks) issue(['jwks'], 'is required with token_endpoint_auth_method private_key_jwt');
   if (method !== 'private_key_jwt' && spec.jwks) issue(['jwks'], 'is only used with token_endpoint_auth_method private_key_jwt');
+  // RFC 7662 §2.1: the introspection endpoint answers authenticated callers only.
+  if (spec.type === 'public' && spec.introspection_signed_response_alg !== null) {
+    issue(['introspection_signed_response_alg'], `is only for confidential clients: a ${spec.profile} client cannot call the introspection endpoint`);
+  }
 
   // Redirect URIs exist exactly when the authorization code grant does.
   const usesRedirects = spec.grant_types.includes('authorization_code');

@@ -118,6 +118,7 @@ function providerMetadataOf(clientId: string, spec: ClientSpec, offers: Readonly
     ...(spec.default_api !== null ? (spec.profile === 'resource-server' ? { resource_server_api: spec.default_api } : { default_api: spec.default_api }) : {}),
     ...(needsClientSecret(method) ? { client_secret: clientSecret } : {}),
     ...(method === 'private_key_jwt' && spec.jwks ? { jwks: spec.jwks } : {}),
+    ...(spec.introspection_signed_response_alg ? { introspection_signed_response_alg: spec.introspection_signed_response_alg } : {}),
   };
 }
 

@@ -96,6 +96,7 @@ function columnsOf(spec: ClientSpec, apiIds: Map<string, string>) {
     jwks: spec.jwks ? (spec.jwks as Prisma.InputJsonValue) : Prisma.DbNull,
     firstParty: spec.first_party,
     defaultApiId: spec.default_api ? apiIds.get(spec.default_api)! : null,
+    introspectionSignedResponseAlg: spec.introspection_signed_response_alg,
   };
 }
 
@@ -169,6 +170,7 @@ export async function createClient(prisma: Db, input: ClientInput, options: { cl
 const clientUpdateSchema = clientInputObject.partial().extend({
   default_api: clientInputObject.shape.default_api.unwrap().nullable().optional(),
   jwks: clientInputObject.shape.jwks.unwrap().nullable().optional(),
+  introspection_signed_response_alg: clientInputObject.shape.introspection_signed_response_alg.unwrap().nullable().optional(),
 });
 export type ClientUpdate = Omit<z.input<typeof clientUpdateSchema>, 'jwks'> & { jwks?: ClientJwks | null };
 

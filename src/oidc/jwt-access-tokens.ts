@@ -22,7 +22,7 @@ import type { ProviderJwk } from '../keys/signing-keys.js';
 import { isUniqueViolation } from '../db/unique-violation.js';
 import type { FeatureDependencies } from './feature.js';
 import { MAX_TOKEN_TTL_SECONDS } from '../config.js';
-import { isStructuredTokenRefusal, wrapAccessTokenRevokeByGrantId } from './provider-internals.js';
+import { INTROSPECTION_JWT_MEDIA_TYPE, isStructuredTokenRefusal, signedIntrospectionResponse, wrapAccessTokenRevokeByGrantId } from './provider-internals.js';
 import { auditForeignRevocation, mayIntrospect } from './services.js';
 
 const GRANT_CLAIM = 'gid';
@@ -155,8 +155,15 @@ export function jwtAccessTokenEndpoints(provider: Provider, deps: FeatureDepende
     const caller = oidcCtx.oidc.client!;
     const claims = await verifiedClaims(String(oidcCtx.oidc.params!.token), keys, provider.issuer);
     if (oidcCtx.oidc.route === 'introspection') {
+      const answer = await introspectionAnswer(provider, deps, caller, claims);
       ctx.status = 200;
-      ctx.body = await introspectionAnswer(provider, deps, caller, claims);
+      // RFC 9701 §4: signed only for a client registered for it that asks for it.
+      if (caller.introspectionSignedResponseAlg && ctx.accepts('json', INTROSPECTION_JWT_MEDIA_TYPE) === INTROSPECTION_JWT_MEDIA_TYPE) {
+        ctx.body = await signedIntrospectionResponse(oidcCtx, answer);
+        ctx.type = `${INTROSPECTION_JWT_MEDIA_TYPE}; charset=utf-8`;
+      } else {
+        ctx.body = answer;
+      }
     } else {
       await revoke(oidcCtx, deps, caller, claims);
       ctx.status = 200;

@@ -157,3 +157,22 @@ export async function signedInSession(provider: Provider, ctx: { req: KoaContext
   if (!accountId) return undefined;
   return { accountId, id: jti, loginTs, amr, acr };
 }
+
+/** RFC 9701 §4: the media type a caller asks for and gets a signed introspection response in. */
+export const INTROSPECTION_JWT_MEDIA_TYPE = 'application/token-introspection+jwt';
+
+/**
+ * An introspection answer signed exactly as oidc-provider signs its own when jwtIntrospection is
+ * on (lib/actions/introspection.js jwtIntrospectionResponse): an IdToken issued for the
+ * 'introspection' use (lib/models/id_token.js) carries it as `token_introspection`, typ
+ * token-introspection+jwt, aud the caller, signed with the current key for the caller's
+ * introspection_signed_response_alg. Used for the JWT access tokens oidc-provider does not
+ * introspect, so both kinds of token answer in one format.
+ */
+export async function signedIntrospectionResponse(ctx: KoaContextWithOIDC, answer: Record<string, unknown>): Promise<string> {
+  type IdTokenLike = { extra: Record<string, unknown>; issue(options: { use: 'introspection' }): Promise<string> };
+  const IdToken = ctx.oidc.provider.IdToken as unknown as new (claims: object, options: { ctx: KoaContextWithOIDC }) => IdTokenLike;
+  const token = new IdToken({}, { ctx });
+  token.extra = { token_introspection: answer, aud: answer.aud };
+  return token.issue({ use: 'introspection' });
+}

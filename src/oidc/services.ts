@@ -130,6 +130,9 @@ export function servicesConfiguration(deps: FeatureDependencies): Partial<Config
     },
     features: {
       clientCredentials: { enabled: true },
+      // RFC 9701: a client registered with introspection_signed_response_alg that sends
+      // Accept: application/token-introspection+jwt gets the answer as a JWT we sign.
+      jwtIntrospection: { enabled: true },
       introspection: {
         enabled: true,
         // RFC 7662 §4: a client learns about its own tokens, and a resource-server client about

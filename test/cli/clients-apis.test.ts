@@ -8,7 +8,7 @@ import { basicAuth, endpoints, postForm } from '../support/oauth-http.js';
 // Each CLI command is a process start (about a second; more on a loaded machine).
 jest.setTimeout(300_000);
 
-type ClientJson = { client_id: string; client_secret?: string; client_name: string; profile: string; type: string; grant_types: string[]; apis: { identifier: string; scopes: string[] }[]; disabled: boolean; default_api: string | null; redirect_uris: string[]; client_secrets: unknown[] };
+type ClientJson = { introspection_signed_response_alg?: string | null; token_endpoint_auth_method?: string; client_id: string; client_secret?: string; client_name: string; profile: string; type: string; grant_types: string[]; apis: { identifier: string; scopes: string[] }[]; disabled: boolean; default_api: string | null; redirect_uris: string[]; client_secrets: unknown[] };
 
 describe.each(PROVIDERS)('admin CLI: clients and APIs (%s)', (provider) => {
   let database: TestDatabase;
@@ -180,6 +180,33 @@ describe.each(PROVIDERS)('admin CLI: clients and APIs (%s)', (provider) => {
       expect({ args, code: run.code }).toEqual({ args, code: 2 });
       expect(run.stderr).toMatch(message);
     }
+  });
+
+  test('client update moves a client to and from resource-server; --introspection-signed-response-alg is set and cleared', async () => {
+    await cli.json(['api', 'create', '--identifier', 'urn:mv:api', '--name', 'Move', '--scope', 'read']);
+    const worker = await cli.json<ClientJson>(['client', 'create', '--name', 'worker', '--type', 'service', '--api', 'urn:mv:api']);
+    expect(worker).toMatchObject({ profile: 'service', grant_types: ['client_credentials'], default_api: 'urn:mv:api' });
+
+    const refused = await cli(['client', 'update', worker.client_id, '--type', 'resource-server']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/client update: --type resource-server needs exactly one --api/);
+
+    const rs = await cli.json<ClientJson>(['client', 'update', worker.client_id, '--type', 'resource-server', '--api', 'urn:mv:api', '--introspection-signed-response-alg', 'RS256']);
+    expect(rs).toMatchObject({ profile: 'resource-server', type: 'confidential', grant_types: [], apis: [], default_api: 'urn:mv:api', introspection_signed_response_alg: 'RS256' });
+    // It keeps its secret: the credentials of the worker are now the API's.
+    expect(rs.client_secret).toBeUndefined();
+    expect((await cli(['client', 'show', worker.client_id])).stdout).toMatch(/introspection_alg:\s+RS256/);
+
+    const back = await cli.json<ClientJson>(['client', 'update', worker.client_id, '--type', 'service', '--api', 'urn:mv:api=read', '--no-introspection-signed-response-alg']);
+    expect(back).toMatchObject({ profile: 'service', grant_types: ['client_credentials'], apis: [{ identifier: 'urn:mv:api', scopes: ['read'] }], default_api: 'urn:mv:api', introspection_signed_response_alg: null });
+
+    // A public client cannot call the introspection endpoint, so cannot ask for signed answers.
+    const spa = await cli(['client', 'create', '--name', 'spa', '--type', 'spa', '--redirect-uri', 'https://spa.example.com/cb', '--introspection-signed-response-alg', 'RS256']);
+    expect(spa.code).toBe(2);
+    expect(spa.stderr).toMatch(/introspection_signed_response_alg: is only for confidential clients/);
+    const badAlg = await cli(['client', 'update', worker.client_id, '--introspection-signed-response-alg', 'none']);
+    expect(badAlg.code).toBe(2);
+    expect(badAlg.stderr).toMatch(/Allowed choices are RS256/);
   });
 
   test('api create, list, show, update and delete', async () => {

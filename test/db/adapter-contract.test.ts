@@ -32,6 +32,26 @@ describe.each(PROVIDERS)('oidc adapter contract on %s', (provider) => {
     expect(await tokens.find(randomUUID())).toBeUndefined();
   });
 
+  test('finds of one value in the three token tables at once each get their own table\'s answer (one gathered statement)', async () => {
+    const [access, credentials, refresh] = ['AccessToken', 'ClientCredentials', 'RefreshToken'].map((name) => new Adapter(name));
+    const id = randomUUID();
+    const other = randomUUID();
+    const expired = randomUUID();
+    await refresh!.upsert(id, { accountId: 'u1', clientId: 'c1', grantId: 'g1', kind: 'RefreshToken' }, 60);
+    await access!.upsert(other, { clientId: 'c2', kind: 'AccessToken' }, 60);
+    await credentials!.upsert(expired, { clientId: 'c3', kind: 'ClientCredentials' }, 60);
+    await refresh!.consume(id);
+    await db.prisma.clientCredentials.update({ where: { id: expired }, data: { expiresAt: new Date(Date.now() - 1000) } });
+    // As lib/helpers/token_find.js asks without a token_type_hint: all three in one step, and
+    // other values in the same step.
+    const found = await Promise.all([access!.find(id), credentials!.find(id), refresh!.find(id), access!.find(other), refresh!.find(other), credentials!.find(expired)]);
+    expect(found.slice(0, 3)).toEqual([undefined, undefined, { accountId: 'u1', clientId: 'c1', grantId: 'g1', kind: 'RefreshToken', consumed: expect.any(Number) }]);
+    expect(found.slice(3)).toEqual([{ clientId: 'c2', kind: 'AccessToken' }, undefined, undefined]);
+    // A find alone, and the same table twice in one step.
+    expect(await refresh!.find(id)).toMatchObject({ grantId: 'g1' });
+    expect(await Promise.all([access!.find(other), access!.find(other)])).toEqual([{ clientId: 'c2', kind: 'AccessToken' }, { clientId: 'c2', kind: 'AccessToken' }]);
+  });
+
   test('expired entries are never returned, and the sweeper removes them', async () => {
     const sessions = new Adapter('Session');
     const id = randomUUID();

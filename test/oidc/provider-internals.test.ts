@@ -22,6 +22,8 @@ import {
   replayDetectionKey,
   revokeGrantAsProvider,
   signedInSession,
+  signedIntrospectionResponse,
+  INTROSPECTION_JWT_MEDIA_TYPE,
   wrapAuthorizationCodeConsume,
   wrapAuthorizationCodeFind,
   wrapClientFind,
@@ -287,9 +289,11 @@ test('AccessToken.revokeByGrantId is what lib/helpers/revoke.js calls, also at s
 
 test("signedInSession reads the session oidc-provider's signed session cookie names, and only one with a person", async () => {
   const provider = newProvider({ cookies: { keys: ['pinned-cookie-key'] } });
-  const session = new provider.Session({ jti: 'pinned-session', accountId: 'pinned-account', loginTs: 1700000000, amr: ['pwd'], acr: 'urn:pinned' });
+  // The typings declare no constructor arguments; lib/models/base_model.js takes the payload.
+  const Session = provider.Session as unknown as new (payload: object) => { save(ttl: number): Promise<unknown> };
+  const session = new Session({ jti: 'pinned-session', accountId: 'pinned-account', loginTs: 1700000000, amr: ['pwd'], acr: 'urn:pinned' });
   await session.save(60);
-  const anonymous = new provider.Session({ jti: 'pinned-anonymous' });
+  const anonymous = new Session({ jti: 'pinned-anonymous' });
   await anonymous.save(60);
   const server = createServer((req, res) => {
     const ctx = provider.createContext(req, res);
@@ -311,12 +315,54 @@ test("signedInSession reads the session oidc-provider's signed session cookie na
       const set = await fetch(`http://127.0.0.1:${port}/set/${id}`);
       return set.headers.getSetCookie().map((cookie) => cookie.split(';')[0]).join('; ');
     };
-    const read = async (cookie?: string) => (await fetch(`http://127.0.0.1:${port}/read`, { headers: cookie ? { cookie } : {} })).json() as Promise<unknown>;
+    const read = async (cookie?: string) => (await fetch(`http://127.0.0.1:${port}/read`, { headers: cookie ? { cookie } : {} })).json();
     expect(await read(await cookieFor('pinned-session'))).toEqual({ accountId: 'pinned-account', id: 'pinned-session', loginTs: 1700000000, amr: ['pwd'], acr: 'urn:pinned' });
     expect(await read(await cookieFor('pinned-anonymous'))).toBeNull();
     expect(await read()).toBeNull();
     // An unsigned cookie naming a real session is ignored.
     expect(await read(`${provider.cookieName('session')}=pinned-session`)).toBeNull();
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
+
+test('signedIntrospectionResponse signs as oidc-provider signs its own RFC 9701 responses', async () => {
+  const { generateKeyPair, exportJWK, decodeJwt, decodeProtectedHeader } = await import('jose');
+  const { privateKey } = await generateKeyPair('RS256', { extractable: true });
+  const key = { ...(await exportJWK(privateKey)), kid: 'pinned-key', alg: 'RS256', use: 'sig' };
+  const provider = new Provider('http://localhost:3000', {
+    clients: [{ ...CLIENT, introspection_signed_response_alg: 'RS256' }],
+    jwks: { keys: [key] },
+    features: { introspection: { enabled: true }, jwtIntrospection: { enabled: true } },
+  });
+  let ours: string | undefined;
+  provider.use(async (ctx, next) => {
+    await next();
+    if (ctx.oidc?.route === 'introspection' && ctx.oidc.client) ours = await signedIntrospectionResponse(ctx as KoaContextWithOIDC, { active: false });
+  });
+  const handle = provider.callback();
+  const server = createServer((req, res) => void handle(req, res)).listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  try {
+    const { port } = server.address() as AddressInfo;
+    const response = await fetch(`http://127.0.0.1:${port}/token/introspection`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        accept: INTROSPECTION_JWT_MEDIA_TYPE,
+        authorization: `Basic ${Buffer.from('pinned:not-used').toString('base64')}`,
+      },
+      body: 'token=unknown-opaque-token',
+    });
+    expect(response.headers.get('content-type')).toBe(`${INTROSPECTION_JWT_MEDIA_TYPE}; charset=utf-8`);
+    const theirs = await response.text();
+    expect(ours).toBeDefined();
+    expect(decodeProtectedHeader(ours!)).toEqual(decodeProtectedHeader(theirs));
+    expect(decodeProtectedHeader(theirs)).toEqual({ alg: 'RS256', kid: 'pinned-key', typ: 'token-introspection+jwt' });
+    const { iat: _ourIat, ...ourClaims } = decodeJwt(ours!);
+    const { iat: _theirIat, ...theirClaims } = decodeJwt(theirs);
+    expect(ourClaims).toEqual(theirClaims);
+    expect(theirClaims).toEqual({ iss: 'http://localhost:3000', aud: 'pinned', token_introspection: { active: false } });
   } finally {
     await new Promise((resolve) => server.close(resolve));
   }

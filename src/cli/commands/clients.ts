@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { getApi } from '../../clients/apis.js';
-import { CONFIDENTIAL_AUTH_METHODS, GRANT_TYPES, PROFILES, type ClientInput, type ClientJwks } from '../../clients/metadata.js';
+import { CONFIDENTIAL_AUTH_METHODS, GRANT_TYPES, INTROSPECTION_SIGNING_ALGS, PROFILES, type ClientInput, type ClientJwks } from '../../clients/metadata.js';
 import {
   createClient,
   deleteClient,
@@ -33,6 +33,7 @@ type ClientFlags = {
   jwksFile?: string;
   firstParty?: boolean;
   defaultApi?: string | false;
+  introspectionSignedResponseAlg?: ClientInput['introspection_signed_response_alg'] | false;
 };
 
 const LIST_FIELDS = ['redirect_uris', 'post_logout_redirect_uris', 'cors_origins', 'apis'] as const;
@@ -53,7 +54,10 @@ function metadataOptions(command: Command, forUpdate: boolean): Command {
     .addOption(new Option('--auth-method <method>', 'token endpoint authentication method (default: the profile\'s)').choices([...CONFIDENTIAL_AUTH_METHODS]))
     .option('--jwks-file <file>', 'JSON Web Key Set file with the public keys for private_key_jwt')
     .option('--first-party', 'a first-party app: consent is not asked for OpenID Connect scopes')
-    .option('--default-api <identifier>', 'API that tokens are for when a request names no resource (create: the only --api when there is one)');
+    .option('--default-api <identifier>', 'API that tokens are for when a request names no resource (create: the only --api when there is one)')
+    .addOption(
+      new Option('--introspection-signed-response-alg <alg>', 'sign introspection responses as a JWT (RFC 9701) when the caller asks for one').choices([...INTROSPECTION_SIGNING_ALGS]),
+    );
 }
 
 function readJwksFile(file: string): ClientJwks {
@@ -98,6 +102,9 @@ async function metadataFromFlags(prisma: Db, flags: ClientFlags): Promise<Client
   if (flags.jwksFile) patch.jwks = readJwksFile(flags.jwksFile);
   if (flags.firstParty !== undefined) patch.first_party = flags.firstParty;
   if (flags.defaultApi !== undefined) patch.default_api = flags.defaultApi === false ? null : flags.defaultApi;
+  if (flags.introspectionSignedResponseAlg !== undefined) {
+    patch.introspection_signed_response_alg = flags.introspectionSignedResponseAlg === false ? null : flags.introspectionSignedResponseAlg;
+  }
   return patch;
 }
 
@@ -121,6 +128,7 @@ function clientDetails(client: ClientView): string {
     ['scope', client.scope],
     ['apis', client.apis.map((a) => `${a.identifier} (${a.scopes.join(' ') || 'no scopes'})`)],
     ['default_api', client.default_api],
+    ['introspection_alg', client.introspection_signed_response_alg],
     ['first_party', client.first_party],
     ['secrets', client.client_secrets.map((s) => `created ${s.created_at}${s.expires_at ? `, expires ${s.expires_at}` : ''}`)],
     ['created_at', client.created_at],
@@ -147,17 +155,24 @@ const RESOURCE_SERVER_OPTIONS: [keyof ClientFlags, string][] = [
   ['defaultApi', '--default-api'],
 ];
 
-/** `--type resource-server --api URN`: a client that stands for one API and gets no tokens. */
-async function createResourceServer(ctx: CliContext, flags: ClientFlags): Promise<CommandResult> {
+/**
+ * `--type resource-server --api URN` (create, or update to that profile): a client that stands for
+ * one API and gets no tokens. The patch names that API as default_api and no API grants.
+ */
+async function resourceServerPatch(ctx: CliContext, flags: ClientFlags, verb: 'create' | 'update'): Promise<ClientUpdate> {
   for (const [flag, option] of RESOURCE_SERVER_OPTIONS) {
-    if (flags[flag] !== undefined) throw CliError.usage(`client create: ${option} does not apply to --type resource-server (it gets no tokens)`);
+    if (flags[flag] !== undefined) throw CliError.usage(`client ${verb}: ${option} does not apply to --type resource-server (it gets no tokens)`);
   }
   const apis = flags.api ?? [];
-  if (apis.length !== 1) throw CliError.usage('client create: --type resource-server needs exactly one --api, the API it stands for');
+  if (apis.length !== 1) throw CliError.usage(`client ${verb}: --type resource-server needs exactly one --api, the API it stands for`);
   const identifier = apis[0]!;
-  if (identifier.includes('=')) throw CliError.usage('client create: --api for a resource server names the API only, without scopes');
+  if (identifier.includes('=')) throw CliError.usage(`client ${verb}: --api for a resource server names the API only, without scopes`);
   if (!(await getApi(ctx.prisma, identifier))) throw CliError.usage(`--api: no API is registered with identifier "${identifier}" (see \`api list\`)`);
-  const input = { ...(await metadataFromFlags(ctx.prisma, { ...flags, api: undefined })), default_api: identifier } as ClientInput;
+  return { ...(await metadataFromFlags(ctx.prisma, { ...flags, api: undefined })), apis: [], default_api: identifier };
+}
+
+async function createResourceServer(ctx: CliContext, flags: ClientFlags): Promise<CommandResult> {
+  const input = (await resourceServerPatch(ctx, flags, 'create')) as ClientInput;
   const created = await createClient(ctx.prisma, input);
   await ctx.audit({ type: 'client.created', outcome: 'success', clientId: created.client.client_id, details: { profile: created.client.profile } });
   return withSecret(created.client, created.clientSecret, 'generated');
@@ -222,9 +237,17 @@ Examples:
   metadataOptions(update.command, true)
     .option('--no-first-party', 'ask consent for OpenID Connect scopes again')
     .option('--no-default-api', 'remove the default API')
+    .option('--no-introspection-signed-response-alg', 'answer introspection in plain JSON again')
     .addOption(new Option('--clear <field>', 'empty a list, repeatable').choices([...LIST_FIELDS]).argParser(collect));
   update.handle(async (ctx, flags, [clientId]) => {
-    const patch = await metadataFromFlags(ctx.prisma, flags);
+    const current = requireClient(await getClient(ctx.prisma, clientId!), clientId!);
+    const becomesResourceServer = flags.type === 'resource-server' || (flags.type === undefined && current.profile === 'resource-server' && flags.api !== undefined);
+    const patch = becomesResourceServer ? await resourceServerPatch(ctx, flags, 'update') : await metadataFromFlags(ctx.prisma, flags);
+    // Leaving resource-server: its API was what it stood for, not a default for tokens; as at
+    // create, a single --api becomes the default.
+    if (current.profile === 'resource-server' && flags.type !== undefined && !becomesResourceServer && flags.defaultApi === undefined) {
+      patch.default_api = patch.apis?.length === 1 ? patch.apis[0]!.identifier : null;
+    }
     for (const field of (flags.clear ?? []) as ListField[]) {
       if (patch[field]) throw CliError.usage(`client update: --clear ${field} contradicts a value given for it`);
       patch[field] = [];
