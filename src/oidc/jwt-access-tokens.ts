@@ -24,6 +24,7 @@ import type { FeatureDependencies } from './feature.js';
 import { MAX_TOKEN_TTL_SECONDS } from '../config.js';
 import { INTROSPECTION_JWT_MEDIA_TYPE, isStructuredTokenRefusal, signedIntrospectionResponse, wrapAccessTokenRevokeByGrantId } from './provider-internals.js';
 import { auditForeignRevocation, mayIntrospect } from './services.js';
+import { tokenStateReader } from './jwt-token-state.js';
 
 const GRANT_CLAIM = 'gid';
 /** Longer than any value we issue (jti, ids); a token with more is not ours. */
@@ -69,30 +70,23 @@ async function verifiedClaims(token: string, keys: JWTVerifyGetKey, issuer: stri
 }
 
 /** Whether the token, already verified, still stands: RFC 7662 §2.2 "active". */
-async function stillActive(provider: Provider, { prisma }: FeatureDependencies, claims: AccessTokenClaims): Promise<boolean> {
-  const [revoked, client] = await Promise.all([
-    prisma.revokedAccessToken.findUnique({ where: { jti: claims.jti }, select: { jti: true } }),
-    prisma.client.findUnique({ where: { id: claims.client_id }, select: { disabled: true } }),
-  ]);
-  if (revoked || !client || client.disabled) return false;
+async function stillActive(readState: ReturnType<typeof tokenStateReader>, claims: AccessTokenClaims): Promise<boolean> {
   const grantId = claims[GRANT_CLAIM];
+  const base = { jti: claims.jti, clientId: claims.client_id };
+  const state = await readState(grantId === undefined ? base : { ...base, grantId, accountId: claims.sub, issuedAt: new Date(claims.iat * 1000) });
+  // A deleted client reads as null, a disabled one as true.
+  if (state.revoked || state.clientDisabled !== false) return false;
   // Client credentials: the subject is the client (RFC 9068 §2.2) and there is no grant.
   if (grantId === undefined) return claims.sub === claims.client_id;
-  const [grant, user, cutoff] = await Promise.all([
-    provider.Grant.find(grantId),
-    prisma.user.findUnique({ where: { id: claims.sub }, select: { disabled: true } }),
-    prisma.grantAccessTokenCutoff.findUnique({ where: { grantId }, select: { revokedAt: true } }),
-  ]);
-  if (!grant || grant.clientId !== claims.client_id || grant.accountId !== claims.sub) return false;
-  // iat has whole seconds: a token issued in the second of the revocation counts as before it.
-  if (cutoff && claims.iat * 1000 <= cutoff.revokedAt.getTime()) return false;
-  return Boolean(user && !user.disabled);
+  // The grant was revoked (deleted: code replay, refresh-token reuse, `user revoke`), or its
+  // access tokens were revoked since this one was issued (sign-out), or the person is disabled.
+  return state.grantLive === true && state.cutOff === false && state.userDisabled === false;
 }
 
-async function introspectionAnswer(provider: Provider, deps: FeatureDependencies, caller: Client, claims: AccessTokenClaims | null): Promise<Record<string, unknown>> {
+async function introspectionAnswer(readState: ReturnType<typeof tokenStateReader>, caller: Client, claims: AccessTokenClaims | null): Promise<Record<string, unknown>> {
   // Not ours, not the caller's to see, or no longer active: all read the same (RFC 7662 §2.2).
   if (!claims || !mayIntrospect(caller, { clientId: claims.client_id, aud: claims.aud })) return { active: false };
-  if (!(await stillActive(provider, deps, claims))) return { active: false };
+  if (!(await stillActive(readState, claims))) return { active: false };
   return {
     active: true,
     scope: claims.scope,
@@ -148,6 +142,7 @@ export function installGrantAccessTokenCutoff(provider: Provider, { prisma }: Fe
 export function jwtAccessTokenEndpoints(provider: Provider, deps: FeatureDependencies, jwks: readonly ProviderJwk[]): Middleware {
   // Public parts only: the provider's JWKs carry their private members.
   const keys = createLocalJWKSet({ keys: jwks.map(({ kty, n, e, kid, alg }) => ({ kty, n, e, kid, alg, use: 'sig' })) });
+  const readState = tokenStateReader(deps.prisma, deps.config.database.provider);
   return async (ctx, next) => {
     await next();
     const oidcCtx = ctx as KoaContextWithOIDC;
@@ -155,7 +150,7 @@ export function jwtAccessTokenEndpoints(provider: Provider, deps: FeatureDepende
     const caller = oidcCtx.oidc.client!;
     const claims = await verifiedClaims(String(oidcCtx.oidc.params!.token), keys, provider.issuer);
     if (oidcCtx.oidc.route === 'introspection') {
-      const answer = await introspectionAnswer(provider, deps, caller, claims);
+      const answer = await introspectionAnswer(readState, caller, claims);
       ctx.status = 200;
       // RFC 9701 §4: signed only for a client registered for it that asks for it.
       if (caller.introspectionSignedResponseAlg && ctx.accepts('json', INTROSPECTION_JWT_MEDIA_TYPE) === INTROSPECTION_JWT_MEDIA_TYPE) {

@@ -192,6 +192,8 @@ describe.each(PROVIDERS)('JWT access tokens at introspection and revocation on %
     expect(expectPage(await browser.post(form.action, { ...form.fields, logout: 'yes' })).status).toBe(200);
     expect(await auditRows(gh, 'logout', { subject: user.id })).toHaveLength(1);
     expect((await introspect(jwt, ordersRs.auth)).body).toEqual({ active: false });
+
+    expect((await introspect(jwt, ordersRs.auth)).body).toEqual({ active: false });
   });
 
   test('an expired JWT is inactive, and its revocation row is swept after expiry', async () => {
