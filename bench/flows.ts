@@ -44,7 +44,11 @@ class Browser {
         continue;
       }
       const page = await res.text();
-      if (res.status >= 400) throw new Error(`${method} ${current.pathname} answered ${res.status}: ${page.slice(0, 300)}`);
+      if (res.status >= 400) {
+        // The page's title and first paragraph say why; the head of an HTML page does not.
+        const why = [/<title>([^<]*)<\/title>/.exec(page)?.[1], /<p\b[^>]*>([^<]*)</.exec(page)?.[1]].filter(Boolean).join(': ');
+        throw new Error(`${method} ${current.pathname.replace(/\/interaction\/[^/]+/, '/interaction/…')} answered ${res.status}: ${why || page.slice(0, 300)}`);
+      }
       return { page, status: res.status };
     }
     throw new Error('too many redirects');

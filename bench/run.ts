@@ -204,6 +204,9 @@ async function startGatehouse(name: string, databaseUrl: string, workers: number
     // answered (src/oidc/client-rate-limits.ts): 32 connections hold 32 at once, over the default 20.
     CLIENT_AUTH_FAILURE_LIMIT: '100000',
     LOGIN_IP_LIMIT: '100000',
+    // Each sign-in reserves a place in its account's failure count until its password is checked
+    // (src/accounts/authenticate.ts): 32 loops signing in one account hold 32, over the default 5.
+    LOGIN_LOCKOUT_THRESHOLD: '100',
     LOGIN_IP_ACCOUNT_LIMIT: '100000',
     DEVICE_CODE_ENTRY_LIMIT: '1000',
     DEVICE_CODE_ENTRY_IP_LIMIT: '100000',
