@@ -53,11 +53,6 @@ export function artifactDelegate(prisma: Db, model: ArtifactModel): ArtifactDele
   return (prisma as unknown as Record<string, ArtifactDelegate>)[key]!;
 }
 
-/** Rows past their expiry are invisible, whether or not the sweeper has removed them yet. */
-function notExpired(now: Date): Where {
-  return { OR: [{ expiresAt: null }, { expiresAt: { gt: now } }] };
-}
-
 /**
  * Models whose expired rows stay visible to find/findByUserCode until swept: oidc-provider
  * checks their expiry itself (its device-code lookups pass `ignoreExpiration` and then refuse
@@ -66,13 +61,6 @@ function notExpired(now: Date): Where {
  * `invalid_grant`, and to tell a person the code has expired.
  */
 export const EXPIRY_CHECKED_BY_PROVIDER: ReadonlySet<ArtifactModel> = new Set(['DeviceCode']);
-
-function toPayload(row: ArtifactRow | null): AdapterPayload | undefined {
-  if (!row) return undefined;
-  const payload = row.payload as AdapterPayload;
-  // `consumed` is kept in its own column so that consume() can be one conditional update.
-  return row.consumedAt ? { ...payload, consumed: Math.floor(row.consumedAt.getTime() / 1000) } : payload;
-}
 
 /**
  * find() by primary key through one raw SELECT. It is the lookup behind every token the provider
@@ -83,11 +71,15 @@ function toPayload(row: ArtifactRow | null): AdapterPayload | undefined {
  * against a value in the column's own encoding (raw-sql.ts), and `consumed` comes back as epoch
  * seconds.
  */
-function rawFindById(db: Pick<Database, 'prisma' | 'provider'>, model: ArtifactModel, hidesExpired: boolean) {
+// Rows past their expiry are invisible (compared in SQL), whether or not the sweeper has removed them yet.
+function rawFindById(db: Pick<Database, 'prisma' | 'provider'>, model: ArtifactModel, hidesExpired: boolean, column: 'id' | 'uid' | 'userCode' = 'id') {
   const { provider } = db;
   const consumed = provider === 'postgresql' ? 'FLOOR(EXTRACT(EPOCH FROM "consumedAt"))::bigint' : `CAST(strftime('%s', "consumedAt") AS INTEGER)`;
   const live = hidesExpired ? ` AND ("expiresAt" IS NULL OR "expiresAt" > ${timestampParameter(provider, 2)})` : '';
-  const sql = `SELECT "payload", ${consumed} AS "consumed" FROM "${model}" WHERE "id" = ${parameter(provider, 1)}${live}`;
+  // By id: the primary key. By uid (sessions) or user code (device codes): the first match, as
+  // the model API's findFirst answered.
+  const limit = column === 'id' ? '' : ' LIMIT 1';
+  const sql = `SELECT "payload", ${consumed} AS "consumed" FROM "${model}" WHERE "${column}" = ${parameter(provider, 1)}${live}${limit}`;
   return async (id: string): Promise<AdapterPayload | undefined> => {
     const params = hidesExpired ? [id, timestampValue(provider, new Date())] : [id];
     const rows = await db.prisma.$queryRawUnsafe<{ payload: unknown; consumed: number | bigint | null }[]>(sql, ...params);
@@ -99,8 +91,9 @@ function rawFindById(db: Pick<Database, 'prisma' | 'provider'>, model: ArtifactM
 }
 
 /**
- * upsert() and consume() through one raw statement each, for the same reason as find(): every
- * token issued is an upsert (a refresh rotation is a consume and two upserts), and through the
+ * upsert(), consume() and destroy() through one raw statement each, for the same reason as
+ * find(): every token issued is an upsert (a refresh rotation is a consume and two upserts; a
+ * sign-in destroys its interactions and its pre-login session), and through the
  * model API each cost Prisma's query building on the main thread (Prisma's runtime was 22 % of
  * the main thread's time in the refresh-rotation profile). `INSERT ... ON CONFLICT DO UPDATE`
  * (SQLite ≥ 3.24, PostgreSQL) is one atomic statement; the values are encoded as Prisma writes
@@ -118,6 +111,7 @@ function rawWrites(db: Pick<Database, 'prisma' | 'provider'>, model: ArtifactMod
   const consumeSql =
     `UPDATE "${model}" SET "consumedAt" = ${timestampParameter(provider, 1)} ` +
     `WHERE "id" = ${p(2)} AND "consumedAt" IS NULL AND ("expiresAt" IS NULL OR "expiresAt" > ${timestampParameter(provider, 3)})`;
+  const destroySql = `DELETE FROM "${model}" WHERE "id" = ${p(1)}`;
   return {
     async upsert(id: string, data: ArtifactWrite): Promise<void> {
       const at = (d: Date | null) => (d ? timestampValue(provider, d) : null);
@@ -133,6 +127,9 @@ function rawWrites(db: Pick<Database, 'prisma' | 'provider'>, model: ArtifactMod
         at(data.expiresAt),
         at(new Date()),
       );
+    },
+    async destroy(id: string): Promise<void> {
+      await db.prisma.$executeRawUnsafe(destroySql, id);
     },
     /** How many rows it marked consumed: 1, or 0 when already consumed, expired or gone. */
     async consume(id: string, now: Date): Promise<number> {
@@ -170,6 +167,8 @@ export function createOidcAdapter(
     readonly #hidesExpired: boolean;
     readonly #findById: ((id: string) => Promise<AdapterPayload | undefined>) | undefined;
     readonly #writes: ReturnType<typeof rawWrites> | undefined;
+    readonly #findByUid: ((uid: string) => Promise<AdapterPayload | undefined>) | undefined;
+    readonly #findByUserCode: ((userCode: string) => Promise<AdapterPayload | undefined>) | undefined;
 
     constructor(name: string) {
       this.#model = name;
@@ -181,6 +180,8 @@ export function createOidcAdapter(
         this.#table = artifactDelegate(prisma, name as ArtifactModel);
         this.#findById = rawFindById(db, name as ArtifactModel, this.#hidesExpired);
         this.#writes = rawWrites(db, name as ArtifactModel);
+        this.#findByUid = rawFindById(db, name as ArtifactModel, this.#hidesExpired, 'uid');
+        this.#findByUserCode = rawFindById(db, name as ArtifactModel, this.#hidesExpired, 'userCode');
       }
     }
 
@@ -208,10 +209,6 @@ export function createOidcAdapter(
       await this.#writes.upsert(id, data);
     }
 
-    #visible(where: Where): Where {
-      return this.#hidesExpired ? { ...where, ...notExpired(new Date()) } : where;
-    }
-
     async find(id: string): Promise<AdapterPayload | undefined> {
       if (this.#model === 'Client' || !this.#findById) return findClient(id);
       // oidc-provider looks a replay key up before storing it (find-then-save); answering
@@ -222,11 +219,13 @@ export function createOidcAdapter(
     }
 
     async findByUid(uid: string): Promise<AdapterPayload | undefined> {
-      return toPayload(await this.#rows.findFirst({ where: this.#visible({ uid }) }));
+      if (!this.#findByUid) throw new Error('clients are managed by the registry, not written through the adapter');
+      return this.#findByUid(uid);
     }
 
     async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
-      return toPayload(await this.#rows.findFirst({ where: this.#visible({ userCode }) }));
+      if (!this.#findByUserCode) throw new Error('clients are managed by the registry, not written through the adapter');
+      return this.#findByUserCode(userCode);
     }
 
     /**
@@ -242,7 +241,8 @@ export function createOidcAdapter(
     }
 
     async destroy(id: string): Promise<void> {
-      await this.#rows.deleteMany({ where: { id } });
+      if (!this.#writes) throw new Error('clients are managed by the registry, not written through the adapter');
+      await this.#writes.destroy(id);
     }
 
     async revokeByGrantId(grantId: string): Promise<void> {
