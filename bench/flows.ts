@@ -44,7 +44,11 @@ class Browser {
         continue;
       }
       const page = await res.text();
-      if (res.status >= 400) throw new Error(`${method} ${current.pathname} answered ${res.status}: ${page.slice(0, 300)}`);
+      if (res.status >= 400) {
+        // The page's title and first paragraph say why; the head of an HTML page does not.
+        const why = [/<title>([^<]*)<\/title>/.exec(page)?.[1], /<p\b[^>]*>([^<]*)</.exec(page)?.[1]].filter(Boolean).join(': ');
+        throw new Error(`${method} ${current.pathname.replace(/\/interaction\/[^/]+/, '/interaction/…')} answered ${res.status}: ${why || page.slice(0, 300)}`);
+      }
       return { page, status: res.status };
     }
     throw new Error('too many redirects');
@@ -164,11 +168,19 @@ export type LoopResult = { requests: number; errors: number; durationSeconds: nu
  * never share a refresh token or a browser. A failed step counts as an error and the loop
  * re-initialises.
  */
-export async function runLoops<S>(concurrency: number, seconds: number, init: (i: number) => Promise<S>, step: (state: S) => Promise<S>): Promise<LoopResult> {
+export async function runLoops<S>(
+  concurrency: number,
+  seconds: number,
+  init: (i: number) => Promise<S>,
+  step: (state: S) => Promise<S>,
+  /** Called once every loop is initialised, as the measured part starts (CPU counting, profiling). */
+  onStart: () => void = () => undefined,
+): Promise<LoopResult> {
   const latenciesMs: number[] = [];
   let errors = 0;
   let firstError: string | undefined;
   const states = await Promise.all(Array.from({ length: concurrency }, (_, i) => init(i)));
+  onStart();
   const started = performance.now();
   const deadline = started + seconds * 1000;
   await Promise.all(

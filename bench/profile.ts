@@ -17,7 +17,7 @@ function ownerOf(url: string, root: string): string {
  * `window` (monotonic microseconds, the profile's own clock) keeps only the samples taken while
  * load ran; without it, or when no sample falls inside it, the whole profile is summarised.
  */
-export function summariseProfile(json: string, root: string, window?: { startUs: number; endUs: number }): string {
+export function summariseProfile(json: string, root: string, window?: { startUs: number; endUs: number }, scenario = 'client_credentials'): string {
   const profile = JSON.parse(json) as CpuProfile;
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   // Self time from samples and their time deltas (microseconds), more exact than hitCount.
@@ -49,7 +49,7 @@ export function summariseProfile(json: string, root: string, window?: { startUs:
   const pct = (us: number) => `${((100 * us) / total).toFixed(1)} %`;
   const top = (m: Map<string, number>, n: number) => [...m].sort((a, b) => b[1] - a[1]).slice(0, n);
   const lines = [
-    '# CPU profile: Gatehouse on SQLite during the client-credentials scenario',
+    `# CPU profile: Gatehouse on SQLite during the ${scenario} scenario`,
     '',
     `Sampled with \`node --cpu-prof\` on the server process; ${(total / 1e6).toFixed(1)} s of samples ${windowed ? 'taken while the measured load ran (start-up, seeding and warm-up left out)' : '(the whole process life: start-up included)'}; "(idle)" is time the main thread waited.`,
     '',

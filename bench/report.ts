@@ -8,6 +8,9 @@ export type Measurement = {
   errors: number;
   requests: number;
   rssMb: number;
+  /** CPU milliseconds per request (per flow for the multi-request scenarios) over the measured window. */
+  cpuMainMs: number;
+  cpuTotalMs: number;
   note?: string;
 };
 
@@ -33,10 +36,20 @@ const REFERENCE: Record<string, string> = {
 
 const find = (all: Measurement[], target: string, scenario: string) => all.find((m) => m.target === target && m.scenario === scenario);
 
-function ratio(all: Measurement[], m: Measurement): number | undefined {
+const reference = (all: Measurement[], m: Measurement) => {
   const ref = REFERENCE[m.target];
-  const base = ref ? find(all, ref, m.scenario) : undefined;
+  return ref ? find(all, ref, m.scenario) : undefined;
+};
+
+function ratio(all: Measurement[], m: Measurement): number | undefined {
+  const base = reference(all, m);
   return base && base.rps > 0 ? m.rps / base.rps : undefined;
+}
+
+/** `value / its reference's`, as "1.23 ×", or empty when there is none (or it is zero). */
+function ratioOf(all: Measurement[], m: Measurement, field: 'rps' | 'p50' | 'p99' | 'rssMb' | 'cpuMainMs' | 'cpuTotalMs'): string {
+  const base = reference(all, m);
+  return base && base[field] > 0 ? `${(m[field] / base[field]).toFixed(2)} ×` : '';
 }
 
 type Check = { what: string; measured: string; target: string; met: boolean | undefined };
@@ -55,6 +68,25 @@ function checks(all: Measurement[]): Check[] {
     out.push({ what: `${t}: client credentials req/s vs baseline`, measured: `${r.toFixed(2)} ×`, target: `≥ ${min} ×`, met: r >= min });
     const p = m.p99 / base.p99;
     out.push({ what: `${t}: client credentials p99 vs baseline`, measured: `${m.p99.toFixed(1)} ms vs ${base.p99.toFixed(1)} ms (${p.toFixed(2)} ×)`, target: '≤ 2 ×', met: p <= 2 });
+  }
+  for (const t of ['gatehouse-sqlite', 'gatehouse-postgresql']) {
+    const m = cc(t);
+    if (m && base && base.cpuTotalMs > 0) {
+      const r = m.cpuTotalMs / base.cpuTotalMs;
+      out.push({ what: `${t}: client credentials whole-process CPU per token vs baseline`, measured: `${m.cpuTotalMs.toFixed(3)} ms vs ${base.cpuTotalMs.toFixed(3)} ms (${r.toFixed(2)} ×)`, target: '≤ 1.2 ×', met: r <= 1.2 });
+    }
+    for (const [scenario, min] of [
+      ['discovery', 1.0],
+      ['jwks', 1.0],
+      ['refresh_rotation', 0.7],
+      ['sign_in', 0.8],
+    ] as const) {
+      const g = find(all, t, scenario);
+      const b = find(all, 'baseline', scenario);
+      if (!g || !b || b.rps <= 0) continue;
+      const r = g.rps / b.rps;
+      out.push({ what: `${t}: ${scenario} req/s vs baseline`, measured: `${r.toFixed(2)} ×`, target: `≥ ${min} ×`, met: r >= min });
+    }
   }
   const gatehouse = all.filter((m) => m.target.startsWith('gatehouse'));
   if (gatehouse.length) {
@@ -80,8 +112,11 @@ function checks(all: Measurement[]): Check[] {
 export function renderMarkdown(all: Measurement[], info: RunInfo, profile: string | undefined): string {
   const rows = all.map((m) => {
     const r = ratio(all, m);
-    return `| ${m.target} | ${m.scenario} | ${m.rps.toFixed(0)} | ${m.p50.toFixed(1)} | ${m.p99.toFixed(1)} | ${m.errors}${m.note ? ` (${m.note.replace(/\|/g, '/')})` : ''} | ${m.rssMb.toFixed(0)} | ${r === undefined ? '' : `${r.toFixed(2)} × ${REFERENCE[m.target]}`} |`;
+    return `| ${m.target} | ${m.scenario} | ${m.rps.toFixed(0)} | ${m.p50.toFixed(1)} | ${m.p99.toFixed(1)} | ${m.errors}${m.note ? ` (${m.note.replace(/\|/g, '/')})` : ''} | ${m.rssMb.toFixed(0)} | ${m.cpuMainMs.toFixed(3)} | ${m.cpuTotalMs.toFixed(3)} | ${r === undefined ? '' : `${r.toFixed(2)} × ${REFERENCE[m.target]}`} |`;
   });
+  const ratioRows = all
+    .filter((m) => reference(all, m))
+    .map((m) => `| ${m.target} | ${m.scenario} | ${REFERENCE[m.target]} | ${ratioOf(all, m, 'rps')} | ${ratioOf(all, m, 'p50')} | ${ratioOf(all, m, 'p99')} | ${ratioOf(all, m, 'rssMb')} | ${ratioOf(all, m, 'cpuMainMs')} | ${ratioOf(all, m, 'cpuTotalMs')} |`);
   const c = checks(all);
   return [
     '# Gatehouse benchmark',
@@ -95,10 +130,26 @@ export function renderMarkdown(all: Measurement[], info: RunInfo, profile: strin
     '`sign_in` is GET /auth → login (argon2id) → consent → code → token exchange; `refresh_rotation` is one rotation per request, each connection following its own chain;',
     '`device_flow` is device authorization → code entry → approval by a signed-in browser → token poll (Gatehouse only: the baseline has no device pages).',
     '',
-    '| Target | Scenario | req/s | p50 ms | p99 ms | Errors | RSS max MB | Ratio |',
-    '|---|---|---|---|---|---|---|---|',
+    'CPU ms/req is CPU time over the measured window divided by the requests (flows) served in it, from `/proc/<pid>/task/<pid>/stat`',
+    '(main: the JavaScript thread) and `/proc/<pid>/stat` (whole: every thread, libuv\'s pool with signatures and argon2 included); cluster targets sum their processes.',
+    'CPU per request is steadier than req/s on a machine the load generator shares.',
+    '',
+    '| Target | Scenario | req/s | p50 ms | p99 ms | Errors | RSS max MB | CPU main ms/req | CPU whole ms/req | Ratio |',
+    '|---|---|---|---|---|---|---|---|---|---|',
     ...rows,
     '',
+    ...(ratioRows.length
+      ? [
+          '### Each figure against its reference',
+          '',
+          'Above 1 is better for req/s, worse for the others.',
+          '',
+          '| Target | Scenario | Reference | req/s | p50 | p99 | RSS | CPU main | CPU whole |',
+          '|---|---|---|---|---|---|---|---|---|',
+          ...ratioRows,
+          '',
+        ]
+      : []),
     '## Targets',
     '',
     '| Check | Measured | Target | Met |',

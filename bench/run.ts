@@ -4,10 +4,14 @@
 //
 // Environment: BENCH_DURATION (seconds per scenario, default 10), BENCH_WARMUP (seconds, default 1),
 // BENCH_CONNECTIONS (default 32), BENCH_PG_ADMIN_URL (default postgresql://postgres@127.0.0.1:5432/postgres),
-// BENCH_PROFILE (0 skips the CPU profile), BENCH_ONLY (comma-separated target names, for development).
+// BENCH_PROFILE (0 skips the CPU profile), BENCH_ONLY (comma-separated target names, for development),
+// BENCH_SCENARIOS (comma-separated scenario names, e.g. `client_credentials,jwks`, for development).
+// BENCH_PROFILE_SCENARIO (the scenario profiled on SQLite, default client_credentials),
+// BENCH_PROFILE_OUT (a file to keep the raw .cpuprofile in, for a closer look in DevTools).
+// A run limited by BENCH_ONLY or BENCH_SCENARIOS writes partial-latest.* instead of latest.*.
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +31,8 @@ const WARMUP = Number(process.env.BENCH_WARMUP ?? '1');
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? '32');
 const PG_ADMIN_URL = process.env.BENCH_PG_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 const ONLY = process.env.BENCH_ONLY?.split(',').filter(Boolean);
+const SCENARIOS = process.env.BENCH_SCENARIOS?.split(',').filter(Boolean);
+const PROFILE_SCENARIO = process.env.BENCH_PROFILE_SCENARIO ?? 'client_credentials';
 const PASSWORD = 'bench passphrase that is long enough';
 const EMAIL = 'bench@example.com';
 const API = 'https://api.bench.example';
@@ -34,7 +40,14 @@ const runStarted = Date.now();
 // One key-encryption secret per run: a target restarted on the same database must decrypt its keys.
 const KEY_ENCRYPTION_SECRET = randomBytes(32).toString('base64');
 
-type ScenarioName = 'client_credentials' | 'discovery' | 'jwks' | 'introspection' | 'refresh_rotation' | 'sign_in' | 'device_flow';
+const SCENARIO_NAMES = ['client_credentials', 'discovery', 'jwks', 'introspection', 'refresh_rotation', 'sign_in', 'device_flow'] as const;
+type ScenarioName = (typeof SCENARIO_NAMES)[number];
+for (const name of [...(SCENARIOS ?? []), PROFILE_SCENARIO]) {
+  if (!(SCENARIO_NAMES as readonly string[]).includes(name)) {
+    process.stderr.write(`bench: unknown scenario ${name} in BENCH_SCENARIOS (known: ${SCENARIO_NAMES.join(', ')})\n`);
+    process.exit(2);
+  }
+}
 
 // Everything started here is stopped on any exit path (normal end, error, Ctrl-C).
 const children = new Set<ChildProcess>();
@@ -75,6 +88,62 @@ function treeRss(pid: number): number {
     /* the process ended between reads */
   }
   return total;
+}
+
+/** The pids of a process and its descendants (cluster workers). */
+function processTree(pid: number): number[] {
+  const out = [pid];
+  try {
+    for (const task of readdirSync(`/proc/${pid}/task`)) {
+      const kids = readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim();
+      for (const kid of kids ? kids.split(/\s+/) : []) out.push(...processTree(Number(kid)));
+    }
+  } catch {
+    /* the process ended between reads */
+  }
+  return out;
+}
+
+/** utime + stime in clock ticks from a /proc stat file (fields 14 and 15, counted after the `(comm)`). */
+function statTicks(file: string): number {
+  try {
+    const text = readFileSync(file, 'utf8');
+    const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return Number(rest[11]) + Number(rest[12]);
+  } catch {
+    return 0;
+  }
+}
+
+// USER_HZ: the unit of /proc's CPU times; 100 on every Linux architecture Node.js supports.
+const CLOCK_TICKS_PER_SECOND = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+/**
+ * CPU time used so far, in ms, by a server: `main` by the main (JavaScript) thread of each of its
+ * processes (`/proc/<pid>/task/<pid>/stat`), `total` by all their threads (`/proc/<pid>/stat`:
+ * libuv's pool doing signatures and argon2, V8's GC and compiler threads, ...). Cluster mode sums
+ * the primary and its workers. Resolution: one clock tick (10 ms), small against a 10 s window.
+ */
+function cpuMs(pid: number): { main: number; total: number } {
+  let main = 0;
+  let total = 0;
+  for (const p of processTree(pid)) {
+    main += statTicks(`/proc/${p}/task/${p}/stat`);
+    total += statTicks(`/proc/${p}/stat`);
+  }
+  const ms = 1000 / CLOCK_TICKS_PER_SECOND;
+  return { main: main * ms, total: total * ms };
+}
+
+/**
+ * CPU used by `work`, from when it calls `start` (at once if it never does: set-up such as the
+ * flows' initial sign-ins is left out that way) to its end.
+ */
+async function withCpu<T>(pid: number, work: (start: () => void) => Promise<T>): Promise<{ result: T; cpuMainMs: number; cpuTotalMs: number }> {
+  let before = cpuMs(pid);
+  const result = await work(() => (before = cpuMs(pid)));
+  const after = cpuMs(pid);
+  return { result, cpuMainMs: after.main - before.main, cpuTotalMs: after.total - before.total };
 }
 
 type Server = { name: string; issuer: string; pid: number; child: ChildProcess; logFile: string; stop(): Promise<void> };
@@ -134,7 +203,13 @@ async function startGatehouse(name: string, databaseUrl: string, workers: number
     // Likewise the sign-in and device-code-entry limits: 32 concurrent attempts from one address
     // hold more than the default 10 (20) points at once, since a success gives its point back
     // only when it is done.
+    // A token request holds a point of the client-and-address failure budget until it is
+    // answered (src/oidc/client-rate-limits.ts): 32 connections hold 32 at once, over the default 20.
+    CLIENT_AUTH_FAILURE_LIMIT: '100000',
     LOGIN_IP_LIMIT: '100000',
+    // Each sign-in reserves a place in its account's failure count until its password is checked
+    // (src/accounts/authenticate.ts): 32 loops signing in one account hold 32, over the default 5.
+    LOGIN_LOCKOUT_THRESHOLD: '100',
     LOGIN_IP_ACCOUNT_LIMIT: '100000',
     DEVICE_CODE_ENTRY_LIMIT: '1000',
     DEVICE_CODE_ENTRY_IP_LIMIT: '100000',
@@ -219,7 +294,11 @@ async function measureHttp(target: string, scenario: ScenarioName, server: Serve
   if (!probe.ok) throw new Error(`${target} ${scenario}: probe answered ${probe.status}: ${probeText.slice(0, 300)}`);
   if (WARMUP > 0) await cannon(server.issuer, s, WARMUP);
   const startUs = monotonicUs();
-  const { result, rssMax } = await withRss(server.pid, () => cannon(server.issuer, s, DURATION));
+  const {
+    result: { result, rssMax },
+    cpuMainMs,
+    cpuTotalMs,
+  } = await withCpu(server.pid, () => withRss(server.pid, () => cannon(server.issuer, s, DURATION)));
   lastLoadWindow = { startUs, endUs: monotonicUs() };
   const m: Measurement = {
     target,
@@ -230,14 +309,33 @@ async function measureHttp(target: string, scenario: ScenarioName, server: Serve
     errors: result.non2xx + result.errors + result.timeouts,
     requests: result.requests.total,
     rssMb: rssMax / 1024 / 1024,
+    cpuMainMs: cpuMainMs / Math.max(1, result.requests.total),
+    cpuTotalMs: cpuTotalMs / Math.max(1, result.requests.total),
   };
+  // Which statuses the failures had, so a broken scenario says why without reading server logs.
+  const statuses = Object.entries(result.statusCodeStats ?? {}).filter(([code]) => !code.startsWith('2'));
+  if (statuses.length) m.note = `statuses: ${statuses.map(([code, { count }]) => `${code} × ${count}`).join(', ')}`;
   log(m);
   return m;
 }
 
 async function measureLoops<S>(target: string, scenario: ScenarioName, server: Server, init: (i: number) => Promise<S>, step: (s: S) => Promise<S>): Promise<Measurement> {
   if (WARMUP > 0) await runLoops(CONNECTIONS, WARMUP, init, step);
-  const { result, rssMax } = await withRss(server.pid, () => runLoops(CONNECTIONS, DURATION, init, step));
+  let startUs = monotonicUs();
+  const {
+    result: { result, rssMax },
+    cpuMainMs,
+    cpuTotalMs,
+  } = await withCpu(server.pid, (start) =>
+    withRss(server.pid, () =>
+      // The loops' initial states (sign-ins for refresh chains) are set-up, not the scenario.
+      runLoops(CONNECTIONS, DURATION, init, step, () => {
+        start();
+        startUs = monotonicUs();
+      }),
+    ),
+  );
+  lastLoadWindow = { startUs, endUs: monotonicUs() };
   const sorted = result.latenciesMs.sort((a, b) => a - b);
   const m: Measurement = {
     target,
@@ -248,6 +346,8 @@ async function measureLoops<S>(target: string, scenario: ScenarioName, server: S
     errors: result.errors,
     requests: result.requests,
     rssMb: rssMax / 1024 / 1024,
+    cpuMainMs: cpuMainMs / Math.max(1, result.requests),
+    cpuTotalMs: cpuTotalMs / Math.max(1, result.requests),
     ...(result.firstError ? { note: result.firstError.slice(0, 200) } : {}),
   };
   log(m);
@@ -256,7 +356,7 @@ async function measureLoops<S>(target: string, scenario: ScenarioName, server: S
 
 function log(m: Measurement): void {
   process.stdout.write(
-    `  ${m.target.padEnd(22)} ${m.scenario.padEnd(19)} ${m.rps.toFixed(0).padStart(7)} req/s  p50 ${m.p50.toFixed(1).padStart(6)} ms  p99 ${m.p99.toFixed(1).padStart(7)} ms  errors ${m.errors}  rss ${m.rssMb.toFixed(0)} MB${m.note ? `  (${m.note})` : ''}\n`,
+    `  ${m.target.padEnd(22)} ${m.scenario.padEnd(19)} ${m.rps.toFixed(0).padStart(7)} req/s  p50 ${m.p50.toFixed(1).padStart(6)} ms  p99 ${m.p99.toFixed(1).padStart(7)} ms  errors ${m.errors}  rss ${m.rssMb.toFixed(0)} MB  cpu/req main ${m.cpuMainMs.toFixed(3)} ms total ${m.cpuTotalMs.toFixed(3)} ms${m.note ? `  (${m.note})` : ''}\n`,
   );
 }
 
@@ -281,6 +381,8 @@ async function benchTarget(opts: {
   deviceClientId?: string;
   scenarios: ScenarioName[];
   introspectToken?: string;
+  /** Run `scenarios` even when BENCH_SCENARIOS leaves them out (the profiling target). */
+  ignoreFilter?: boolean;
 }): Promise<{ measurements: Measurement[]; introspectToken: string }> {
   const { target, server, web, service, scenarios } = opts;
   const t: Target = { issuer: server.issuer };
@@ -289,6 +391,7 @@ async function benchTarget(opts: {
   // One refresh token, kept unrotated, is what introspection asks about.
   const introspectToken = opts.introspectToken ?? (await signIn(t, web, opts.email, PASSWORD));
   for (const scenario of scenarios) {
+    if (SCENARIOS && !opts.ignoreFilter && !SCENARIOS.includes(scenario)) continue;
     switch (scenario) {
       case 'client_credentials': {
         const body = new URLSearchParams({ grant_type: 'client_credentials', resource: opts.resource, scope: opts.scope }).toString();
@@ -367,7 +470,7 @@ async function main(): Promise<void> {
   cleanups.push(async () => rmSync(workDir, { recursive: true, force: true }));
   const wanted = (name: string) => !ONLY || ONLY.includes(name);
   const all: Measurement[] = [];
-  const single: ScenarioName[] = ['client_credentials', 'discovery', 'jwks', 'introspection', 'refresh_rotation', 'sign_in', 'device_flow'];
+  const single: ScenarioName[] = [...SCENARIO_NAMES];
   // The 2-worker targets run the stateless-or-shared-storage scenarios the scaling targets name.
   const scaling: ScenarioName[] = ['client_credentials', 'discovery', 'introspection'];
   let profileSummary: string | undefined;
@@ -418,11 +521,23 @@ async function main(): Promise<void> {
       const profDir = path.join(workDir, 'profile');
       mkdirSync(profDir);
       const g = await startGatehouse('gatehouse-sqlite-profile', `file:${path.join(workDir, 'sqlite-profile', 'gatehouse.db')}`, 1, workDir, ['--cpu-prof', `--cpu-prof-dir=${profDir}`]);
-      process.stdout.write('profiling client credentials on SQLite (node --cpu-prof)\n');
-      await benchTarget({ target: 'profile', server: g.server, web: g.web, service: g.service, email: EMAIL, resource: API, scope: 'read', scenarios: ['client_credentials'] });
+      process.stdout.write(`profiling ${PROFILE_SCENARIO} on SQLite (node --cpu-prof)\n`);
+      await benchTarget({
+        target: 'profile',
+        server: g.server,
+        web: g.web,
+        service: g.service,
+        email: EMAIL,
+        resource: API,
+        scope: 'read',
+        deviceClientId: g.deviceClientId,
+        scenarios: [PROFILE_SCENARIO as ScenarioName],
+        ignoreFilter: true,
+      });
       await g.server.stop();
       const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
-      if (file) profileSummary = summariseProfile(readFileSync(path.join(profDir, file), 'utf8'), ROOT, lastLoadWindow);
+      if (file && process.env.BENCH_PROFILE_OUT) copyFileSync(path.join(profDir, file), process.env.BENCH_PROFILE_OUT);
+      if (file) profileSummary = summariseProfile(readFileSync(path.join(profDir, file), 'utf8'), ROOT, lastLoadWindow, PROFILE_SCENARIO);
     }
   } finally {
     killAll();
@@ -442,7 +557,7 @@ async function main(): Promise<void> {
   };
   mkdirSync(RESULTS, { recursive: true });
   // A partial run (BENCH_ONLY) never replaces the committed full results.
-  const prefix = ONLY ? 'partial-' : '';
+  const prefix = ONLY || SCENARIOS ? 'partial-' : '';
   const md = renderMarkdown(all, info, profileSummary);
   const svg = renderSvg(all);
   writeFileSync(path.join(RESULTS, `${prefix}latest.md`), md);

@@ -1,6 +1,7 @@
 // Environment -> validated, typed configuration. The only module that reads process.env.
 // A `.env` file in the working directory is read too; real environment variables win over it.
 import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { z } from 'zod';
@@ -144,6 +145,9 @@ const envSchema = z.object({
   CLIENT_CACHE_TTL: duration(0, 300).default(5),
   // Worker processes `node dist/cluster.js` runs (node:cluster); `node dist/server.js` is one process.
   WEB_CONCURRENCY: positiveInt(64).default(1),
+  // Sign-in's argon2id hashes and verifications running at once per process (each holds 19 MiB);
+  // more wait their turn. Unset: the cores available to the process (src/accounts/passwords.ts).
+  PASSWORD_HASH_CONCURRENCY: positiveInt(64).optional(),
 });
 
 /**
@@ -217,6 +221,8 @@ export type GatehouseConfig = {
   clientCacheTtlSeconds: number;
   /** Workers started by src/cluster.ts. */
   webConcurrency: number;
+  /** Password hashes and verifications running at once per process (the rest queue). */
+  passwordHashConcurrency: number;
 };
 
 /** Every variable the configuration reads (README's table and .env.example list them all). */
@@ -320,6 +326,7 @@ export function parseConfig(env: Env): ConfigResult {
       keys: { activationDelaySeconds: e.KEY_ACTIVATION_DELAY, refreshIntervalSeconds: e.KEY_REFRESH_INTERVAL },
       clientCacheTtlSeconds: e.CLIENT_CACHE_TTL,
       webConcurrency: e.WEB_CONCURRENCY,
+      passwordHashConcurrency: e.PASSWORD_HASH_CONCURRENCY ?? availableParallelism(),
     },
   };
 }

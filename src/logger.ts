@@ -42,6 +42,9 @@ const REDACTED_PATHS = [
   '*.headers.cookie',
 ];
 
+/** The field names REDACTED_PATHS censors at the top level: the names of credentials. */
+export const CREDENTIAL_FIELD_NAMES: ReadonlySet<string> = new Set(REDACTED_PATHS.filter((p) => !p.includes('.')));
+
 /**
  * Without a destination, lines go to stdout asynchronously: each line is written at once when no
  * write is in flight, and lines arriving meanwhile are gathered into the next write, so under load

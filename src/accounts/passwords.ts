@@ -8,8 +8,16 @@
 // Hashing: argon2id (RFC 9106: memory-hard against GPU guessing) with at least m=19 MiB, t=2, p=1.
 // Stored hashes carry their parameters (PHC string format); a hash whose parameters are below
 // the current ones is replaced on the next successful sign-in, when the password is at hand.
+//
+// Concurrency: each running hash holds its 19 MiB, and argon2 runs on libuv's thread pool (4
+// threads), beside the token signatures. Sign-in's hashes and verifications therefore run at
+// most PASSWORD_HASH_CONCURRENCY at once per process (default: the cores available); the rest
+// queue. That bounds the memory a burst of sign-ins (or a flood of guesses) can take, and keeps
+// pool threads free for signing.
 import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { argon2id, hash as argon2Hash, verify as argon2Verify } from 'argon2';
+import { concurrencyLimit } from '../util/concurrency-limit.js';
 
 export const PASSWORD_MIN_LENGTH = 12;
 export const PASSWORD_MAX_LENGTH = 128;
@@ -82,17 +90,22 @@ export type PasswordHasher = {
   verifyDummy(password: string): Promise<false>;
 };
 
-/** Computes the dummy hash at once (at start-up), so the first unknown email is not faster. */
-export function createPasswordHasher(params: Argon2Params = CURRENT_ARGON2_PARAMS): PasswordHasher {
-  const dummyHash = hashPassword(randomBytes(32).toString('base64url'), params);
+/**
+ * Computes the dummy hash at once (at start-up), so the first unknown email is not faster.
+ * `concurrency`: how many hashes and verifications run at once; the others wait in turn.
+ */
+export function createPasswordHasher(params: Argon2Params = CURRENT_ARGON2_PARAMS, concurrency = availableParallelism()): PasswordHasher {
+  const limited = concurrencyLimit(concurrency);
+  const dummyHash = limited(() => hashPassword(randomBytes(32).toString('base64url'), params));
   // An unhandled rejection here would be reported when verifyDummy awaits it.
   dummyHash.catch(() => undefined);
   return {
-    hash: (password) => hashPassword(password, params),
-    verify: verifyPassword,
+    hash: (password) => limited(() => hashPassword(password, params)),
+    verify: (storedHash, password) => limited(() => verifyPassword(storedHash, password)),
     needsRehash: (storedHash) => needsRehash(storedHash, params),
     async verifyDummy(password) {
-      await verifyPassword(await dummyHash, password);
+      const stored = await dummyHash;
+      await limited(() => verifyPassword(stored, password));
       return false;
     },
   };

@@ -15,6 +15,7 @@ import { errorBoundary } from './error-boundary.js';
 import { healthRoutes } from './health.js';
 import { issuerOrigin } from './issuer-origin.js';
 import { publicCaching } from './public-caching.js';
+import { publicDocuments } from './public-documents.js';
 import type { RateLimiter } from './rate-limit.js';
 import { requestContext } from './request-context.js';
 import { requestRateLimit } from './request-rate-limit.js';
@@ -65,6 +66,8 @@ export function createApp(deps: AppDependencies): Koa {
       logger: deps.logger,
     }),
   );
+  // Discovery and the JWKS from kept bytes: counted per address, then nothing else runs.
+  app.use(publicDocuments(deps.config, deps.provider));
   // After the request limit, so that refused spellings still count against the address.
   app.use(refuseRouteMisspellings(deps.endpoints));
   app.use(bodyLimit(deps.config.bodyLimitBytes, deps.endpoints));

@@ -16,8 +16,13 @@ function publicCacheSeconds(config: GatehouseConfig): number {
   return Math.max(0, Math.min(MAX_AGE_CAP_SECONDS, activationDelaySeconds - refreshIntervalSeconds));
 }
 
+/** The Cache-Control of discovery and the JWKS (also sent by src/http/public-documents.ts). */
+export function publicCacheControl(config: GatehouseConfig): string {
+  return `public, max-age=${publicCacheSeconds(config)}`;
+}
+
 export function publicCaching(config: GatehouseConfig): Middleware {
-  const cacheControl = `public, max-age=${publicCacheSeconds(config)}`;
+  const cacheControl = publicCacheControl(config);
   return async (ctx, next) => {
     await next();
     // Decided by the route oidc-provider ran, so every spelling it accepts (/JWKS, /jwks/) counts.

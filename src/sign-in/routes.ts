@@ -103,7 +103,7 @@ export function interactionRoutes(
       return currentProvider();
     },
     // Created now so the dummy hash for unknown emails is computed at start-up.
-    hasher: createPasswordHasher(),
+    hasher: createPasswordHasher(undefined, features.config.passwordHashConcurrency),
     csrf: createCsrf(cookieKeysOf(provider)),
     loginLimiter: features.limiterFor('login-ip'),
     loginAccountLimiter: features.limiterFor('login-ip-account'),

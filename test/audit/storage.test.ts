@@ -84,6 +84,22 @@ describe.each(PROVIDERS)('audit rows written in batches read back through Prisma
     expect(failed[0]).toMatchObject({ auditType: 'user.unlocked' });
   });
 
+  it('the audit log line carries every field of the row, and censors a detail named like a credential', async () => {
+    const lines: string[] = [];
+    const logger = createLogger('info', new Writable({ write: (chunk: Buffer, _e, done) => (lines.push(chunk.toString()), done()) }));
+    const audit = createAuditWriter(db, logger);
+    await audit({ type: 'token.issued', outcome: 'success', subject: 'person-1', clientId: 'svc', ip: '203.0.113.7', details: { grant_type: 'refresh_token', scope: 'openid' } });
+    // Details must never carry a credential; if one does by mistake, the log line does not show it.
+    await audit({ type: 'login.failure', outcome: 'failure', subject: 'person-2', details: { reason: 'wrong_password', password: 'hunter2 hunter2', token: 'tok-123', code: 'code-456' } });
+    const logged = lines.map((l) => JSON.parse(l) as { msg: string; audit?: Record<string, unknown> }).filter((l) => l.audit);
+    const rows = await db.prisma.auditEvent.findMany({ where: { subject: { in: ['person-1', 'person-2'] } }, orderBy: { subject: 'asc' } });
+    expect(logged.map((l) => l.msg)).toEqual(['audit token.issued', 'audit login.failure']);
+    expect(logged[0]!.audit).toEqual({ id: rows[0]!.id, type: 'token.issued', outcome: 'success', subject: 'person-1', clientId: 'svc', ip: '203.0.113.7', details: { grant_type: 'refresh_token', scope: 'openid' }, at: rows[0]!.at.toISOString() });
+    expect(logged[1]!.audit!.details).toEqual({ reason: 'wrong_password', password: '[redacted]', token: '[redacted]', code: '[redacted]' });
+    const text = lines.join('');
+    for (const secret of ['hunter2', 'tok-123', 'code-456']) expect(text).not.toContain(secret);
+  });
+
   it('stores batches larger than one INSERT takes', async () => {
     const audit = createAuditWriter(db, silent);
     await Promise.all(Array.from({ length: 1203 }, (_, i) => audit({ type: 'client.auth_failed', outcome: 'failure', clientId: `c-${i}` })));

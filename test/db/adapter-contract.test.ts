@@ -82,6 +82,38 @@ describe.each(PROVIDERS)('oidc adapter contract on %s', (provider) => {
     expect(row.payload).toEqual({ jti: id, iss: 'c1' });
   });
 
+  // upsert() and consume() write raw SQL (src/db/oidc-adapter.ts): what they store must read back
+  // through Prisma's model API exactly as Prisma's own writes do, and compare correctly in time.
+  test('rows written by upsert and consume read back through the model API as Prisma writes them', async () => {
+    const refresh = new Adapter('RefreshToken');
+    const id = randomUUID();
+    const before = Date.now();
+    await refresh.upsert(id, { grantId: 'g-raw', accountId: 'u-raw', clientId: 'c-raw', uid: 'uid-raw', nested: { a: [1, 'two'] } }, 60);
+    const row = await db.prisma.refreshToken.findUniqueOrThrow({ where: { id } });
+    expect(row).toMatchObject({ grantId: 'g-raw', accountId: 'u-raw', clientId: 'c-raw', uid: 'uid-raw', userCode: null, consumedAt: null });
+    expect(row.payload).toEqual({ grantId: 'g-raw', accountId: 'u-raw', clientId: 'c-raw', uid: 'uid-raw', nested: { a: [1, 'two'] } });
+    expect(row.createdAt.getTime()).toBeGreaterThanOrEqual(before - 1000);
+    expect(row.createdAt.getTime()).toBeLessThanOrEqual(Date.now() + 1000);
+    expect(row.expiresAt!.getTime() - row.createdAt.getTime()).toBeGreaterThanOrEqual(59_000);
+    expect(row.expiresAt!.getTime() - row.createdAt.getTime()).toBeLessThanOrEqual(61_000);
+    // Model-API queries compare the raw-written timestamps correctly.
+    expect(await db.prisma.refreshToken.count({ where: { id, expiresAt: { gt: new Date() }, createdAt: { lte: new Date() } } })).toBe(1);
+    // An update keeps createdAt and consumedAt, as Prisma's upsert did.
+    await refresh.consume(id);
+    const consumed = await db.prisma.refreshToken.findUniqueOrThrow({ where: { id } });
+    expect(consumed.consumedAt!.getTime()).toBeGreaterThanOrEqual(before - 1000);
+    await refresh.upsert(id, { grantId: 'g-raw', scope: 'changed' }, 120);
+    const updated = await db.prisma.refreshToken.findUniqueOrThrow({ where: { id } });
+    expect(updated.createdAt).toEqual(row.createdAt);
+    expect(updated.consumedAt).toEqual(consumed.consumedAt);
+    expect(updated).toMatchObject({ accountId: null, clientId: null, uid: null, payload: { grantId: 'g-raw', scope: 'changed' } });
+    // A row Prisma marks expired cannot be consumed.
+    const other = randomUUID();
+    await refresh.upsert(other, { grantId: 'g-raw' }, 60);
+    await db.prisma.refreshToken.update({ where: { id: other }, data: { expiresAt: new Date(Date.now() - 1000) } });
+    await expect(refresh.consume(other)).rejects.toBeInstanceOf(errors.InvalidGrant);
+  });
+
   test('entries without expiry stay', async () => {
     const grants = new Adapter('Grant');
     const id = randomUUID();
