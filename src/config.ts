@@ -59,6 +59,10 @@ const byteSize = (min: number, max: number) =>
     return bytes;
   });
 
+/** Address kinds an outgoing webhook may reach only when WEBHOOK_ALLOW_TARGETS lists them. */
+const WEBHOOK_TARGET_KINDS = ['loopback', 'private', 'link-local'] as const;
+export type WebhookTargetKind = (typeof WEBHOOK_TARGET_KINDS)[number];
+
 const databaseUrl = z
   .string()
   .min(1, 'must not be empty')
@@ -144,6 +148,20 @@ const envSchema = z.object({
   CLIENT_CACHE_TTL: duration(0, 300).default(5),
   // Worker processes `node dist/cluster.js` runs (node:cluster); `node dist/server.js` is one process.
   WEB_CONCURRENCY: positiveInt(64).default(1),
+  // Outgoing webhooks and back-channel logout tokens (src/webhooks): the address kinds a target
+  // may resolve to besides public ones (server-side request forgery), how long one attempt may
+  // take, the first retry delay (doubling up to an hour, with jitter), how long a message is
+  // retried, how often the outbox is polled, and the consecutive failures that mark an endpoint failing.
+  WEBHOOK_ALLOW_TARGETS: z
+    .string()
+    .transform((text) => text.split(',').map((part) => part.trim()).filter(Boolean))
+    .pipe(z.array(z.enum(WEBHOOK_TARGET_KINDS, { message: `must list some of ${WEBHOOK_TARGET_KINDS.join(', ')}` })))
+    .default([]),
+  WEBHOOK_TIMEOUT: duration(1, 60).default(10),
+  WEBHOOK_RETRY_INITIAL_DELAY: duration(1, 3600).default(30),
+  WEBHOOK_RETRY_PERIOD: duration(60, 7 * 86_400).default(86_400),
+  WEBHOOK_POLL_INTERVAL: duration(1, 60).default(1),
+  WEBHOOK_FAILING_AFTER: positiveInt(1000).default(10),
 });
 
 /**
@@ -217,6 +235,14 @@ export type GatehouseConfig = {
   clientCacheTtlSeconds: number;
   /** Workers started by src/cluster.ts. */
   webConcurrency: number;
+  webhooks: {
+    allowTargets: WebhookTargetKind[];
+    timeoutSeconds: number;
+    retryInitialDelaySeconds: number;
+    retryPeriodSeconds: number;
+    pollIntervalSeconds: number;
+    failingAfter: number;
+  };
 };
 
 /** Every variable the configuration reads (README's table and .env.example list them all). */
@@ -320,6 +346,14 @@ export function parseConfig(env: Env): ConfigResult {
       keys: { activationDelaySeconds: e.KEY_ACTIVATION_DELAY, refreshIntervalSeconds: e.KEY_REFRESH_INTERVAL },
       clientCacheTtlSeconds: e.CLIENT_CACHE_TTL,
       webConcurrency: e.WEB_CONCURRENCY,
+      webhooks: {
+        allowTargets: e.WEBHOOK_ALLOW_TARGETS,
+        timeoutSeconds: e.WEBHOOK_TIMEOUT,
+        retryInitialDelaySeconds: e.WEBHOOK_RETRY_INITIAL_DELAY,
+        retryPeriodSeconds: e.WEBHOOK_RETRY_PERIOD,
+        pollIntervalSeconds: e.WEBHOOK_POLL_INTERVAL,
+        failingAfter: e.WEBHOOK_FAILING_AFTER,
+      },
     },
   };
 }

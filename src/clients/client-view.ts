@@ -43,6 +43,8 @@ export function specOfRow(row: StoredClient): ClientSpec {
     jwks: storedJwks(row.jwks, `JWKS of ${where}`),
     first_party: row.firstParty,
     default_api: row.defaultApi?.identifier ?? null,
+    backchannel_logout_uri: row.backchannelLogoutUri,
+    backchannel_logout_session_required: row.backchannelLogoutSessionRequired,
   };
 }
 
@@ -77,6 +79,8 @@ export function viewOf(spec: ClientSpec, record: ClientRecord): ClientView {
     first_party: spec.first_party,
     disabled: record.disabled,
     default_api: spec.default_api,
+    backchannel_logout_uri: spec.backchannel_logout_uri,
+    backchannel_logout_session_required: spec.backchannel_logout_session_required,
     client_secrets: record.client_secrets,
     created_at: record.created_at,
     updated_at: record.updated_at,
@@ -101,5 +105,7 @@ export function specOfView(view: ClientView): ClientSpec {
     jwks: view.jwks,
     first_party: view.first_party,
     default_api: view.default_api,
+    backchannel_logout_uri: view.backchannel_logout_uri,
+    backchannel_logout_session_required: view.backchannel_logout_session_required,
   };
 }

@@ -118,6 +118,10 @@ function providerMetadataOf(clientId: string, spec: ClientSpec, offers: Readonly
     ...(spec.default_api !== null ? (spec.profile === 'resource-server' ? { resource_server_api: spec.default_api } : { default_api: spec.default_api }) : {}),
     ...(needsClientSecret(method) ? { client_secret: clientSecret } : {}),
     ...(method === 'private_key_jwt' && spec.jwks ? { jwks: spec.jwks } : {}),
+    // Sent through the outbox, not by oidc-provider (src/backchannel-logout/feature.ts).
+    ...(spec.backchannel_logout_uri !== null
+      ? { backchannel_logout_uri: spec.backchannel_logout_uri, backchannel_logout_session_required: spec.backchannel_logout_session_required }
+      : {}),
   };
 }
 

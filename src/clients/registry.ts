@@ -96,6 +96,8 @@ function columnsOf(spec: ClientSpec, apiIds: Map<string, string>) {
     jwks: spec.jwks ? (spec.jwks as Prisma.InputJsonValue) : Prisma.DbNull,
     firstParty: spec.first_party,
     defaultApiId: spec.default_api ? apiIds.get(spec.default_api)! : null,
+    backchannelLogoutUri: spec.backchannel_logout_uri,
+    backchannelLogoutSessionRequired: spec.backchannel_logout_session_required,
   };
 }
 
@@ -169,6 +171,7 @@ export async function createClient(prisma: Db, input: ClientInput, options: { cl
 const clientUpdateSchema = clientInputObject.partial().extend({
   default_api: clientInputObject.shape.default_api.unwrap().nullable().optional(),
   jwks: clientInputObject.shape.jwks.unwrap().nullable().optional(),
+  backchannel_logout_uri: clientInputObject.shape.backchannel_logout_uri.unwrap().nullable().optional(),
 });
 export type ClientUpdate = Omit<z.input<typeof clientUpdateSchema>, 'jwks'> & { jwks?: ClientJwks | null };
 

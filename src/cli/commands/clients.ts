@@ -33,6 +33,8 @@ type ClientFlags = {
   jwksFile?: string;
   firstParty?: boolean;
   defaultApi?: string | false;
+  backchannelLogoutUri?: string | false;
+  backchannelLogoutSessionRequired?: boolean;
 };
 
 const LIST_FIELDS = ['redirect_uris', 'post_logout_redirect_uris', 'cors_origins', 'apis'] as const;
@@ -53,7 +55,9 @@ function metadataOptions(command: Command, forUpdate: boolean): Command {
     .addOption(new Option('--auth-method <method>', 'token endpoint authentication method (default: the profile\'s)').choices([...CONFIDENTIAL_AUTH_METHODS]))
     .option('--jwks-file <file>', 'JSON Web Key Set file with the public keys for private_key_jwt')
     .option('--first-party', 'a first-party app: consent is not asked for OpenID Connect scopes')
-    .option('--default-api <identifier>', 'API that tokens are for when a request names no resource (create: the only --api when there is one)');
+    .option('--default-api <identifier>', 'API that tokens are for when a request names no resource (create: the only --api when there is one)')
+    .option('--backchannel-logout-uri <uri>', 'where logout tokens are POSTed when the person signs out or loses access (OpenID Connect Back-Channel Logout)')
+    .option('--backchannel-logout-session-required', 'the client needs the session id (sid) in each logout token');
 }
 
 function readJwksFile(file: string): ClientJwks {
@@ -98,6 +102,8 @@ async function metadataFromFlags(prisma: Db, flags: ClientFlags): Promise<Client
   if (flags.jwksFile) patch.jwks = readJwksFile(flags.jwksFile);
   if (flags.firstParty !== undefined) patch.first_party = flags.firstParty;
   if (flags.defaultApi !== undefined) patch.default_api = flags.defaultApi === false ? null : flags.defaultApi;
+  if (flags.backchannelLogoutUri !== undefined) patch.backchannel_logout_uri = flags.backchannelLogoutUri === false ? null : flags.backchannelLogoutUri;
+  if (flags.backchannelLogoutSessionRequired !== undefined) patch.backchannel_logout_session_required = flags.backchannelLogoutSessionRequired;
   return patch;
 }
 
@@ -122,6 +128,8 @@ function clientDetails(client: ClientView): string {
     ['apis', client.apis.map((a) => `${a.identifier} (${a.scopes.join(' ') || 'no scopes'})`)],
     ['default_api', client.default_api],
     ['first_party', client.first_party],
+    ['backchannel_logout_uri', client.backchannel_logout_uri],
+    ['backchannel_logout_session_required', client.backchannel_logout_session_required],
     ['secrets', client.client_secrets.map((s) => `created ${s.created_at}${s.expires_at ? `, expires ${s.expires_at}` : ''}`)],
     ['created_at', client.created_at],
   ]);
@@ -222,6 +230,8 @@ Examples:
   metadataOptions(update.command, true)
     .option('--no-first-party', 'ask consent for OpenID Connect scopes again')
     .option('--no-default-api', 'remove the default API')
+    .option('--no-backchannel-logout-uri', 'stop sending logout tokens to this client')
+    .option('--no-backchannel-logout-session-required', 'logout tokens need not carry sid')
     .addOption(new Option('--clear <field>', 'empty a list, repeatable').choices([...LIST_FIELDS]).argParser(collect));
   update.handle(async (ctx, flags, [clientId]) => {
     const patch = await metadataFromFlags(ctx.prisma, flags);
