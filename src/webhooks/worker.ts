@@ -133,8 +133,17 @@ function createOutboxWorker(deps: WorkerDependencies): { attempt: (row: Delivery
 
   const attempt = async (row: DeliveryRow): Promise<DeliveryOutcome> => {
     const renderer = deps.renderers[row.kind as DeliveryKind];
-    const request = renderer ? await renderer(row) : null;
     const now = new Date();
+    let request: OutgoingRequest | null;
+    try {
+      request = renderer ? await renderer(row) : null;
+    } catch (err) {
+      // Nothing could be sent (no active signing key, say): an attempt that failed, retried.
+      logger.warn({ err, deliveryId: row.id }, 'webhook message could not be built');
+      const outcome = await recordFailure(row, { ok: false, status: null, error: `could not build the message: ${(err as Error).message}` }, now);
+      deps.observe?.(row.kind, outcome);
+      return outcome;
+    }
     if (!request) {
       await prisma.webhookDelivery.update({
         where: { id: row.id },
