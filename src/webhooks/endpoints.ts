@@ -40,7 +40,7 @@ const descriptionSchema = z
   .max(200, 'must be at most 200 characters')
   .refine((value) => !CONTROL_CHARACTERS.test(value), 'must not contain control characters');
 
-const webhookInputSchema = z.strictObject({
+export const webhookInputSchema = z.strictObject({
   url: webhookUrlSchema,
   events: eventsSchema,
   description: descriptionSchema.optional(),
@@ -117,6 +117,12 @@ export async function createWebhookEndpoint(prisma: Db, kek: KeyEncryptionKey, i
     },
   });
   return { endpoint: viewOf(row), secret };
+}
+
+/** The endpoint registered for a URL (the seed's key), if any: the oldest when several are. */
+export async function findWebhookEndpointByUrl(prisma: Db, url: string): Promise<WebhookView | null> {
+  const row = await prisma.webhookEndpoint.findFirst({ where: { url }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] });
+  return row ? viewOf(row) : null;
 }
 
 export async function listWebhookEndpoints(prisma: Db): Promise<WebhookView[]> {

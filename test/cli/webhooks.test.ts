@@ -1,6 +1,8 @@
 // `gatehouse webhook ...` as a subprocess: the secret shown once and stored sealed, every verb,
 // `test` against a real receiver that verifies with standardwebhooks, bad input with exit 2;
 // `client create --backchannel-logout-uri` and `user disable` queueing a logout token.
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { createClient } from '../../src/clients/registry.js';
 import { openDatabase, type Database } from '../../src/db/client.js';
@@ -142,5 +144,29 @@ describe.each(PROVIDERS)('admin CLI: webhooks (%s)', (provider) => {
 
     const cleared = await cli.json<{ backchannel_logout_uri: string | null }>(['client', 'update', created.client_id, '--no-backchannel-logout-uri', '--no-backchannel-logout-session-required']);
     expect(cleared.backchannel_logout_uri).toBeNull();
+  });
+
+  test('the seed creates a webhook endpoint once (secret printed once), updates it by URL, refuses bad entries', async () => {
+    const file = path.join(cli.cwd, 'seed-webhooks.json');
+    const seedWith = (webhook: Record<string, unknown>) => writeFileSync(file, JSON.stringify({ webhooks: [webhook] }));
+    const url = `${receiver.url}/seeded`;
+    seedWith({ url, events: ['account.locked', 'refresh.reuse_detected'], description: 'SIEM' });
+    type SeedJson = { changes: { kind: string; id: string; action: string; fields?: string[] }[]; webhook_secrets?: Record<string, string> };
+    const first = await cli.json<SeedJson>(['seed', file]);
+    expect(first.changes).toEqual([{ kind: 'webhook', id: url, action: 'created' }]);
+    expect(first.webhook_secrets?.[url]).toMatch(/^whsec_/);
+    const again = await cli.json<SeedJson>(['seed', file]);
+    expect(again.changes).toEqual([{ kind: 'webhook', id: url, action: 'unchanged' }]);
+    expect(again.webhook_secrets).toBeUndefined();
+    seedWith({ url, events: ['*'], description: 'SIEM', disabled: true });
+    const changed = await cli.json<SeedJson>(['seed', file]);
+    expect(changed.changes).toEqual([{ kind: 'webhook', id: url, action: 'updated', fields: ['events', 'disabled'] }]);
+    const endpoints = await cli.json<EndpointJson[]>(['webhook', 'list']);
+    expect(endpoints.filter((e) => e.url === url)).toEqual([expect.objectContaining({ events: ['*'], status: 'disabled' })]);
+
+    seedWith({ url, events: ['token.stolen'] });
+    const bad = await cli(['seed', file]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/webhooks\[0\]\.events\[0\]: must be \* or an event type/);
   });
 });
