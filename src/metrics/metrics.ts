@@ -102,9 +102,15 @@ export function createMetrics(): Metrics {
       deliveries.inc({ kind, outcome });
     },
     watchOutbox(read) {
-      // One read per scrape serves both gauges.
+      // One read per scrape serves both gauges. While the database cannot be read, the last
+      // figures stand: /metrics keeps answering during an outage.
+      let known = { pending: 0, oldestPendingSeconds: 0 };
       let last: Promise<{ pending: number; oldestPendingSeconds: number }> | undefined;
-      const current = () => (last ??= read().finally(() => setImmediate(() => (last = undefined))));
+      const current = () =>
+        (last ??= read()
+          .then((figures) => (known = figures))
+          .catch(() => known)
+          .finally(() => setImmediate(() => (last = undefined))));
       new Gauge({
         name: 'gatehouse_outbox_pending',
         help: 'Messages (webhooks, logout tokens) waiting in the outbox to be delivered',

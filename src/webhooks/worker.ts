@@ -43,6 +43,14 @@ export type WorkerDependencies = {
   observe?: (kind: string, outcome: DeliveryOutcome | 'refused') => void;
 };
 
+function hostOfUrl(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return '(invalid URL)';
+  }
+}
+
 /** Rows one instance sends at once at most. */
 const MAX_IN_FLIGHT = 16;
 /** The longest wait between two attempts. */
@@ -163,7 +171,8 @@ function createOutboxWorker(deps: WorkerDependencies): { attempt: (row: Delivery
       deps.observe?.(row.kind, 'delivered');
       return 'delivered';
     }
-    if (result.refused) logger.warn({ deliveryId: row.id, url: request.url, reason: result.error }, 'webhook target refused');
+    // The host only: a receiver's URL may carry a credential of its own (in its path or query).
+    if (result.refused) logger.warn({ deliveryId: row.id, host: hostOfUrl(request.url), reason: result.error }, 'webhook target refused');
     const outcome = await recordFailure(row, result, now);
     deps.observe?.(row.kind, result.refused ? 'refused' : outcome);
     return outcome;

@@ -7,7 +7,7 @@ import { Webhook } from 'standardwebhooks';
 import { createApi } from '../../src/clients/apis.js';
 import { createClient } from '../../src/clients/registry.js';
 import { deriveKeyEncryptionKey } from '../../src/keys/encryption.js';
-import { createWebhookEndpoint, rotateWebhookSecret, type WebhookInput } from '../../src/webhooks/endpoints.js';
+import { createWebhookEndpoint, queueTestMessage, rotateWebhookSecret, type WebhookInput } from '../../src/webhooks/endpoints.js';
 import { PROVIDERS } from '../support/databases.js';
 import { eventually } from '../support/eventually.js';
 import { TEST_KEY_ENCRYPTION_SECRET } from '../support/gatehouse.js';
@@ -22,7 +22,7 @@ const ORDERS = 'https://api.example.com/orders';
 type Message = { type: string; timestamp: string; data: { id: string; type: string; outcome: string; subject: string | null; client_id: string | null; details: Record<string, unknown> } };
 
 describe.each(PROVIDERS)('webhooks on %s', (provider) => {
-  const gh = useGatehouse(provider, { WEBHOOK_ALLOW_TARGETS: 'loopback', WEBHOOK_RETRY_INITIAL_DELAY: '1', WEBHOOK_TIMEOUT: '2' });
+  const gh = useGatehouse(provider, { WEBHOOK_ALLOW_TARGETS: 'loopback', WEBHOOK_RETRY_INITIAL_DELAY: '1', WEBHOOK_TIMEOUT: '2', WEBHOOK_FAILING_AFTER: '2' });
   const service = useBeforeAll(async () => {
     await createApi(gh.db.prisma, { identifier: ORDERS, name: 'Orders', scopes: ['orders:read'] });
     const created = await createClient(gh.db.prisma, { name: 'svc', profile: 'service', apis: [{ identifier: ORDERS, scopes: ['orders:read'] }], default_api: ORDERS });
@@ -82,7 +82,7 @@ describe.each(PROVIDERS)('webhooks on %s', (provider) => {
     expect(await gh.db.prisma.webhookDelivery.count({ where: { endpointId: { not: all.endpoint.id }, url: { endsWith: '/other' } } })).toBe(0);
   });
 
-  test('while the receiver is down the message is retried, then delivered with the same webhook-id', async () => {
+  test('while the receiver is down the message is retried, then delivered with the same webhook-id; the endpoint is marked failing meanwhile, audited once', async () => {
     const { endpoint } = await endpointFor(['token.issued'], { path: '/flaky' });
     let failures = 0;
     receiver.answer = (request) => (request.path === '/flaky' && failures++ < 3 ? 503 : 204);
@@ -98,6 +98,27 @@ describe.each(PROVIDERS)('webhooks on %s', (provider) => {
     expect(receiver.unverified).toEqual([]);
     expect(row.attempts).toBe(4);
     expect(row.lastStatus).toBe(204);
+
+    // WEBHOOK_FAILING_AFTER=2: the second failure marked it failing (one audit event); the success cleared it.
+    const failing = (await gh.db.prisma.auditEvent.findMany({ where: { type: 'webhook.endpoint_failing' } })).filter(
+      (event) => (event.details as Record<string, unknown> | null)?.endpoint_id === endpoint.id,
+    );
+    expect(failing).toHaveLength(1);
+    expect(await gh.db.prisma.webhookEndpoint.findUniqueOrThrow({ where: { id: endpoint.id } })).toMatchObject({ failing: false, consecutiveFailures: 0 });
+  });
+
+  test('a message older than the retry period is given up (failed) at its next failed attempt', async () => {
+    const { endpoint } = await endpointFor(['token.issued'], { path: '/gone' });
+    receiver.answer = (request) => (request.path === '/gone' ? 500 : 204);
+    // Written two days ago (WEBHOOK_RETRY_PERIOD is 24 h) and due now.
+    const id = await queueTestMessage(gh.db.prisma, endpoint.id);
+    await gh.db.prisma.webhookDelivery.update({ where: { id }, data: { createdAt: new Date(Date.now() - 2 * 86_400_000) } });
+    const row = await eventually(20, async () => {
+      const found = await gh.db.prisma.webhookDelivery.findUnique({ where: { id } });
+      return found?.status === 'failed' ? found : undefined;
+    });
+    expect(row).toMatchObject({ attempts: 1, lastStatus: 500, lastError: 'answered 500' });
+    receiver.answer = () => 204;
   });
 
   test('rotate-secret: during the overlap both secrets verify; the new one alone afterwards', async () => {

@@ -59,6 +59,7 @@ function endpointOptions(command: Command): Command {
 }
 
 async function testDelivery(ctx: CliContext, id: string): Promise<CommandResult> {
+  if ((await showWebhookEndpoint(ctx.prisma, id)).status === 'disabled') throw CliError.failure(`webhook endpoint ${id} is disabled: enable it first`);
   const messageId = await queueTestMessage(ctx.prisma, id);
   const kek = ctx.keyEncryptionKey();
   const result = await deliverNow(
