@@ -74,7 +74,7 @@ function leaseSeconds(timeoutSeconds: number): number {
 }
 
 /** Claims up to `limit` due rows for `owner`; returns their ids. */
-async function claimDue(prisma: Db, provider: DbKind, owner: string, limit: number, now = new Date(), lease = 30, onlyId?: string): Promise<string[]> {
+export async function claimDue(prisma: Db, provider: DbKind, owner: string, limit: number, now = new Date(), lease = 30, onlyId?: string): Promise<string[]> {
   // Values are bound in the order the placeholders appear (SQLite's `?` are positional).
   const values: (string | number)[] = [];
   const bind = (value: string | number) => {
