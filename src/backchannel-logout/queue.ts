@@ -17,8 +17,9 @@ export type BackchannelLogoutRequest = {
   /** Only this client (grant revocation of one client); all of the person's clients otherwise. */
   clientId?: string;
   /**
-   * Only these sessions (oidc-provider Session row ids, e.g. the one signed out on the account
-   * page); every session of the person otherwise, plus clients holding a grant without one.
+   * Only these sessions: their Session row ids, which are oidc-provider's `session.jti` (e.g. the
+   * one signed out on the account page, read with signedInSession); every session of the person
+   * otherwise, plus clients holding a grant without one.
    */
   sessionIds?: readonly string[];
 };

@@ -90,6 +90,21 @@ describe.each(PROVIDERS)('back-channel logout on %s', (provider) => {
     expect(await queueBackchannelLogout(gh.db.prisma, { accountId: user.id, clientId: 'another-client' })).toBe(0);
   });
 
+  test('ending one session (the account page\'s sign-out) sends a token for that session only', async () => {
+    const user = await registerUser(gh);
+    const sids: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const { callback, verifier } = await authorizeAndSignIn(gh, new TestBrowser(gh), client, user.email);
+      sids.push(decodeJwt((await exchangeCode(gh, client, callback.code!, verifier)).body.id_token as string).sid as string);
+    }
+    const sessions = await gh.db.prisma.session.findMany({ where: { accountId: user.id } });
+    expect(sessions).toHaveLength(2);
+    const second = sessions.find((row) => JSON.stringify(row.payload).includes(sids[1]!))!;
+    const before = receiver.requests.filter((r) => r.path === '/bcl').length;
+    expect(await queueBackchannelLogout(gh.db.prisma, { accountId: user.id, sessionIds: [second.id] })).toBe(1);
+    expect(await verifiedLogoutToken(before)).toMatchObject({ sub: user.id, sid: sids[1] });
+  });
+
   test('a receiver that fails gets the same logout token id again until it answers', async () => {
     const { user } = await signedIn();
     let failures = 0;
