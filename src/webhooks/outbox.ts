@@ -28,11 +28,11 @@ function webhookPayload(row: Pick<AuditRow, 'id' | 'type' | 'outcome' | 'subject
 /** The webhook-id of an event's message to one endpoint: the same on every attempt. */
 const MESSAGE_ID_SQL = `'msg_' || e.column1 || '_' || w."id"`;
 
-function outboxStatement(rows: readonly AuditRow[], provider: DbKind): RawStatement {
+function outboxStatement(rows: readonly AuditRow[], provider: DbKind, firstParameter: number): RawStatement {
   const values: string[] = [];
   const tuples = rows.map((row, index) => {
     values.push(row.id, row.type, webhookPayload(row), timestampValue(provider, row.at));
-    const n = index * 4;
+    const n = firstParameter - 1 + index * 4;
     return `(${parameter(provider, n + 1)}, ${parameter(provider, n + 2)}, ${parameter(provider, n + 3)}, ${timestampParameter(provider, n + 4)})`;
   });
   // VALUES columns are named column1.. on both SQLite and PostgreSQL. DISTINCT: an endpoint
@@ -48,7 +48,7 @@ function outboxStatement(rows: readonly AuditRow[], provider: DbKind): RawStatem
 }
 
 /** The audit writer's companion (wired in src/gatehouse.ts and src/cli/context.ts). */
-export const webhookOutbox: AuditCompanion = (rows, provider) => (rows.length ? [outboxStatement(rows, provider)] : []);
+export const webhookOutbox: AuditCompanion = (rows, provider, firstParameter) => (rows.length ? [outboxStatement(rows, provider, firstParameter)] : []);
 
 export type NewDelivery = {
   id: string;
