@@ -23,7 +23,7 @@ module.exports = {
         'Shared infrastructure (db, keys, audit, http, pages, metrics, util, config, logger) never imports a feature folder.',
       severity: 'error',
       from: { path: '^src/(db|keys|audit|http|pages|metrics|util)/|^src/(config|logger)\\.ts$' },
-      to: { path: '^src/(accounts|clients|oidc|sign-in|device|cli)/' },
+      to: { path: '^src/(accounts|clients|oidc|sign-in|device|cli|webhooks|backchannel-logout)/' },
     },
     {
       name: 'pages-are-a-leaf',

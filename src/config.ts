@@ -60,6 +60,10 @@ const byteSize = (min: number, max: number) =>
     return bytes;
   });
 
+/** Address kinds an outgoing webhook may reach only when WEBHOOK_ALLOW_TARGETS lists them. */
+const WEBHOOK_TARGET_KINDS = ['loopback', 'private', 'link-local'] as const;
+export type WebhookTargetKind = (typeof WEBHOOK_TARGET_KINDS)[number];
+
 const databaseUrl = z
   .string()
   .min(1, 'must not be empty')
@@ -148,6 +152,20 @@ const envSchema = z.object({
   // Sign-in's argon2id hashes and verifications running at once per process (each holds 19 MiB);
   // more wait their turn. Unset: the cores available to the process (src/accounts/passwords.ts).
   PASSWORD_HASH_CONCURRENCY: positiveInt(64).optional(),
+  // Outgoing webhooks and back-channel logout tokens (src/webhooks): the address kinds a target
+  // may resolve to besides public ones (server-side request forgery), how long one attempt may
+  // take, the first retry delay (doubling up to an hour, with jitter), how long a message is
+  // retried, how often the outbox is polled, and the consecutive failures that mark an endpoint failing.
+  WEBHOOK_ALLOW_TARGETS: z
+    .string()
+    .transform((text) => text.split(',').map((part) => part.trim()).filter(Boolean))
+    .pipe(z.array(z.enum(WEBHOOK_TARGET_KINDS, { message: `must list some of ${WEBHOOK_TARGET_KINDS.join(', ')}` })))
+    .default([]),
+  WEBHOOK_TIMEOUT: duration(1, 60).default(10),
+  WEBHOOK_RETRY_INITIAL_DELAY: duration(1, 3600).default(30),
+  WEBHOOK_RETRY_PERIOD: duration(60, 7 * 86_400).default(86_400),
+  WEBHOOK_POLL_INTERVAL: duration(1, 60).default(1),
+  WEBHOOK_FAILING_AFTER: positiveInt(1000).default(10),
 });
 
 /**
@@ -223,6 +241,14 @@ export type GatehouseConfig = {
   webConcurrency: number;
   /** Password hashes and verifications running at once per process (the rest queue). */
   passwordHashConcurrency: number;
+  webhooks: {
+    allowTargets: WebhookTargetKind[];
+    timeoutSeconds: number;
+    retryInitialDelaySeconds: number;
+    retryPeriodSeconds: number;
+    pollIntervalSeconds: number;
+    failingAfter: number;
+  };
 };
 
 /** Every variable the configuration reads (README's table and .env.example list them all). */
@@ -327,6 +353,14 @@ export function parseConfig(env: Env): ConfigResult {
       clientCacheTtlSeconds: e.CLIENT_CACHE_TTL,
       webConcurrency: e.WEB_CONCURRENCY,
       passwordHashConcurrency: e.PASSWORD_HASH_CONCURRENCY ?? availableParallelism(),
+      webhooks: {
+        allowTargets: e.WEBHOOK_ALLOW_TARGETS,
+        timeoutSeconds: e.WEBHOOK_TIMEOUT,
+        retryInitialDelaySeconds: e.WEBHOOK_RETRY_INITIAL_DELAY,
+        retryPeriodSeconds: e.WEBHOOK_RETRY_PERIOD,
+        pollIntervalSeconds: e.WEBHOOK_POLL_INTERVAL,
+        failingAfter: e.WEBHOOK_FAILING_AFTER,
+      },
     },
   };
 }

@@ -19,6 +19,7 @@ import { deviceFlowConfiguration, unauthorizedClientError } from './device/flow.
 import { codeEntryGuard, type CodeEntryLimiters } from './device/code-entry.js';
 import { devicePolling } from './device/polling.js';
 import { installClientRateLimits, settleAttempts, type ClientRateLimiters } from './oidc/client-rate-limits.js';
+import { backchannelLogoutConfiguration, installBackchannelLogout } from './backchannel-logout/feature.js';
 import { installGrantAccessTokenCutoff, jwtAccessTokenConfiguration, jwtAccessTokenEndpoints } from './oidc/jwt-access-tokens.js';
 
 /** Made once per process and shared by every provider built. */
@@ -56,6 +57,12 @@ export function providerFeatures(deps: FeatureDependencies, lasting: LastingFeat
       install: (provider) => installRefreshTokenAudit(provider, deps),
     },
     { name: 'code replay', install: (provider) => installCodeReplay(provider, deps) },
+    {
+      // Logout tokens go through the outbox (src/webhooks), never straight from end_session.
+      name: 'back-channel logout',
+      configuration: backchannelLogoutConfiguration(),
+      install: (provider) => installBackchannelLogout(provider, { prisma, logger }),
+    },
     {
       name: 'device flow',
       configuration: deviceFlowConfiguration(deps),

@@ -31,6 +31,11 @@ import { deviceConfirmationPage } from './device/confirmation.js';
 import { clientMetadataLookup } from './clients/provider-metadata.js';
 import { cachedClientLookup } from './clients/client-cache.js';
 import { createAuditWriter, type AuditWriter } from './audit/audit.js';
+import { backchannelLogoutRenderer } from './backchannel-logout/logout-token.js';
+import { currentKeySigner } from './keys/sign-jwt.js';
+import { outboxBacklog, webhookOutbox } from './webhooks/outbox.js';
+import { webhookRenderer } from './webhooks/render.js';
+import { startOutboxWorker, type OutboxWorker } from './webhooks/worker.js';
 
 export type Gatehouse = {
   config: GatehouseConfig;
@@ -46,6 +51,8 @@ export type Gatehouse = {
   metrics: Metrics;
   /** The audit writer (its rows are batched; drained at shutdown). */
   audit: AuditWriter;
+  /** Sends webhooks and logout tokens from the outbox (src/webhooks); stopped at shutdown. */
+  outbox: OutboxWorker;
 };
 
 export class StartupError extends Error {
@@ -125,7 +132,8 @@ export async function createGatehouse(config: GatehouseConfig, logger: Logger, o
     await ensureInitialKeys(db.prisma, kek);
     const [jwks, cookieKeys] = await Promise.all([loadProviderJwks(db.prisma, kek), loadCookieKeys(db.prisma, kek)]);
 
-    const audit = createAuditWriter(db, logger, (event) => metrics.observeAudit(event));
+    // Each audit batch writes its webhook messages in the same transaction (src/webhooks/outbox.ts).
+    const audit = createAuditWriter(db, logger, (event) => metrics.observeAudit(event), [webhookOutbox]);
     const features: FeatureDependencies = { config, prisma: db.prisma, logger, audit, limiterFor };
     const lasting: LastingFeatureState = {
       // Outlives provider rebuilds (key rotation): the cached metadata does not depend on keys.
@@ -152,6 +160,21 @@ export async function createGatehouse(config: GatehouseConfig, logger: Logger, o
       requestLimiter,
     });
     const sweeper = options.sweep === false ? undefined : startSweeping(config, db, logger);
+    // Every instance (every cluster worker too) delivers; claims keep them off each other's rows.
+    const sign = currentKeySigner(db.prisma, kek);
+    const outbox = startOutboxWorker({
+      prisma: db.prisma,
+      provider: db.provider,
+      config,
+      logger,
+      audit,
+      renderers: {
+        webhook: webhookRenderer({ prisma: db.prisma, kek, issuer: config.issuer, sign }),
+        'backchannel-logout': backchannelLogoutRenderer({ prisma: db.prisma, issuer: config.issuer, sign }),
+      },
+      observe: (kind, outcome) => metrics.deliveryAttempted(kind, outcome),
+    });
+    metrics.watchOutbox(() => outboxBacklog(db.prisma));
     const keyWatcher = watchSigningKeys({
       prisma: db.prisma,
       initialVersion: await signingKeySetVersion(db.prisma),
@@ -163,7 +186,7 @@ export async function createGatehouse(config: GatehouseConfig, logger: Logger, o
       },
       onError: (err) => logger.warn({ err }, 'signing key refresh failed'),
     });
-    return { config, db, provider: currentProvider, app, background: sweeper ? [sweeper, keyWatcher] : [keyWatcher], rateLimits, metrics, audit };
+    return { config, db, provider: currentProvider, app, background: sweeper ? [sweeper, keyWatcher] : [keyWatcher], rateLimits, metrics, audit, outbox };
   } catch (error) {
     await rateLimits?.close();
     await db.close();
@@ -208,6 +231,7 @@ export async function listen(gatehouse: Gatehouse, logger: Logger): Promise<Runn
       await Promise.all([closed, metrics.close()]);
       clearTimeout(timeout);
       await gatehouse.rateLimits.close();
+      await gatehouse.outbox.stop();
       await gatehouse.audit.drain?.();
       await gatehouse.db.close();
     })());

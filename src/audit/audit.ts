@@ -5,39 +5,48 @@ import { randomUUID } from 'node:crypto';
 import type { Database } from '../db/client.js';
 import { isDatabaseUnavailable } from '../db/unavailable.js';
 import { CREDENTIAL_FIELD_NAMES, type Logger } from '../logger.js';
-import { insertAuditRows, MAX_ROWS_PER_INSERT, type AuditRow } from './insert-rows.js';
+import { insertAuditRows, MAX_ROWS_PER_INSERT, type AuditCompanion, type AuditRow } from './insert-rows.js';
 import { safeValue } from './safe-text.js';
 
-type AuditEventType =
-  | 'login.success'
-  | 'login.failure'
-  | 'account.locked'
-  | 'consent.granted'
-  | 'consent.denied'
-  | 'logout'
-  | 'token.issued'
-  | 'client.auth_failed'
-  | 'refresh.reuse_detected'
-  | 'refresh.account_refused'
-  | 'revocation.refused'
-  | 'code.replay_detected'
-  | 'rate_limit.exceeded'
-  | 'device.code_invalid'
-  | 'device.approved'
-  | 'device.denied'
-  | 'client.created'
-  | 'client.updated'
-  | 'client.deleted'
-  | 'client.secret_rotated'
-  | 'api.created'
-  | 'api.updated'
-  | 'api.deleted'
-  | 'user.created'
-  | 'user.updated'
-  | 'user.unlocked'
-  | 'grant.revoked'
-  | 'key.created'
-  | 'key.retired';
+/** Every audit event type: the one list (webhook subscriptions are checked against it). */
+export const AUDIT_EVENT_TYPES = [
+  'login.success',
+  'login.failure',
+  'account.locked',
+  'consent.granted',
+  'consent.denied',
+  'logout',
+  'token.issued',
+  'client.auth_failed',
+  'refresh.reuse_detected',
+  'refresh.account_refused',
+  'revocation.refused',
+  'code.replay_detected',
+  'rate_limit.exceeded',
+  'device.code_invalid',
+  'device.approved',
+  'device.denied',
+  'client.created',
+  'client.updated',
+  'client.deleted',
+  'client.secret_rotated',
+  'api.created',
+  'api.updated',
+  'api.deleted',
+  'user.created',
+  'user.updated',
+  'user.unlocked',
+  'grant.revoked',
+  'key.created',
+  'key.retired',
+  'webhook.created',
+  'webhook.updated',
+  'webhook.deleted',
+  'webhook.secret_rotated',
+  'webhook.endpoint_failing',
+] as const;
+
+type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 
 export type AuditEvent = {
   type: AuditEventType;
@@ -55,6 +64,8 @@ export type AuditWriter = ((event: AuditEvent) => Promise<void>) & {
 
 /**
  * `observe` sees every event as it is written (metrics counters, src/metrics/metrics.ts).
+ * `companions` add statements that commit in the same transaction as each batch of rows (a
+ * feature's outbox, wired in src/gatehouse.ts and src/cli/context.ts; insert-rows.ts).
  *
  * Rows are batched: events arriving while the event loop is busy (under load, many requests at
  * once) are stored by one multi-row INSERT on the next turn of the loop instead of one INSERT
@@ -78,14 +89,19 @@ function censoredDetails(details: AuditRow['details']): AuditRow['details'] {
   return censored ?? details;
 }
 
-export function createAuditWriter(db: Pick<Database, 'prisma' | 'provider'>, logger: Logger, observe?: (event: AuditEvent) => void): AuditWriter {
+export function createAuditWriter(
+  db: Pick<Database, 'prisma' | 'provider'>,
+  logger: Logger,
+  observe?: (event: AuditEvent) => void,
+  companions: readonly AuditCompanion[] = [],
+): AuditWriter {
   const auditLog = logger.child({}, { redact: [] });
   let queue: { row: AuditRow; done: () => void }[] = [];
   let scheduled: Promise<void> | undefined;
 
   const insertOne = async (row: AuditRow): Promise<void> => {
     try {
-      await insertAuditRows(db, [row]);
+      await insertAuditRows(db, [row], companions);
     } catch (err) {
       // An audit row must not take a sign-in down with it; the log line still exists.
       logger.error({ err, auditType: row.type, auditId: row.id }, 'failed to store audit event');
@@ -96,7 +112,7 @@ export function createAuditWriter(db: Pick<Database, 'prisma' | 'provider'>, log
       const batch = queue.slice(0, MAX_ROWS_PER_INSERT);
       queue = queue.slice(batch.length);
       try {
-        await insertAuditRows(db, batch.map((b) => b.row));
+        await insertAuditRows(db, batch.map((b) => b.row), companions);
       } catch (err) {
         if (isDatabaseUnavailable(err)) {
           // Nothing can be stored now; retrying row by row would only wait out each timeout.

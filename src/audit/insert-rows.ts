@@ -7,6 +7,7 @@
 // columns are encoded as Prisma itself writes them (src/db/raw-sql.ts), so reads through the
 // model API see identical rows (test/audit covers both databases).
 import type { Database } from '../db/client.js';
+import type { DbKind } from '../db/migrations/paths.js';
 import { jsonParameter, parameter, timestampParameter, timestampValue } from '../db/raw-sql.js';
 
 export type AuditRow = {
@@ -20,12 +21,23 @@ export type AuditRow = {
   at: Date;
 };
 
+/** A raw statement with its bind values, in the provider's placeholder syntax (src/db/raw-sql.ts). */
+export type RawStatement = { sql: string; values: (string | number | null)[] };
+
+/**
+ * Writes that must commit, or fail, together with the audit rows they follow: given the rows of
+ * one INSERT, the statements to run in the same transaction (an outbox: src/webhooks). A feature
+ * passes one in where the writer is built, so audit never imports a feature. On PostgreSQL a
+ * statement's placeholders start after `firstParameter - 1` others (see insertAuditRows).
+ */
+export type AuditCompanion = (rows: readonly AuditRow[], provider: DbKind, firstParameter: number) => RawStatement[];
+
 const COLUMNS = '"id", "type", "outcome", "subject", "clientId", "ip", "details", "at"';
 
 /** Rows per INSERT at most: 8 parameters each stays far below SQLite's and PostgreSQL's limits. */
 export const MAX_ROWS_PER_INSERT = 500;
 
-export async function insertAuditRows(db: Pick<Database, 'prisma' | 'provider'>, rows: AuditRow[]): Promise<void> {
+export async function insertAuditRows(db: Pick<Database, 'prisma' | 'provider'>, rows: AuditRow[], companions: readonly AuditCompanion[] = []): Promise<void> {
   if (rows.length === 0) return;
   const { provider } = db;
   const values: (string | null)[] = [];
@@ -36,5 +48,28 @@ export async function insertAuditRows(db: Pick<Database, 'prisma' | 'provider'>,
     const text = [1, 2, 3, 4, 5, 6].map((i) => parameter(provider, n + i));
     return `(${[...text, jsonParameter(provider, n + 7), timestampParameter(provider, n + 8)].join(', ')})`;
   });
-  await db.prisma.$executeRawUnsafe(`INSERT INTO "AuditEvent" (${COLUMNS}) VALUES ${tuples.join(', ')}`, ...values);
+  const insert = `INSERT INTO "AuditEvent" (${COLUMNS}) VALUES ${tuples.join(', ')}`;
+  if (companions.length === 0) {
+    await db.prisma.$executeRawUnsafe(insert, ...values);
+    return;
+  }
+  if (provider === 'postgresql') {
+    // One statement (data-modifying CTEs, each numbered after the ones before it): atomic by
+    // itself, without a transaction's extra round trips on the audit path.
+    const parts = [`audit_rows AS (${insert})`];
+    const all: (string | number | null)[] = [...values];
+    for (const companion of companions) {
+      for (const statement of companion(rows, provider, all.length + 1)) {
+        parts.push(`companion_${parts.length} AS (${statement.sql})`);
+        all.push(...statement.values);
+      }
+    }
+    await db.prisma.$executeRawUnsafe(`WITH ${parts.join(', ')} SELECT 1`, ...all);
+    return;
+  }
+  const following = companions.flatMap((companion) => companion(rows, provider, 1));
+  await db.prisma.$transaction([
+    db.prisma.$executeRawUnsafe(insert, ...values),
+    ...following.map((statement) => db.prisma.$executeRawUnsafe(statement.sql, ...statement.values)),
+  ]);
 }

@@ -9,6 +9,7 @@ import { prepareSchema, schemaIsCurrent } from '../db/prepare-schema.js';
 import { deriveKeyEncryptionKey, type KeyEncryptionKey } from '../keys/encryption.js';
 import { resolveKeyEncryptionSecret } from '../keys/key-encryption-secret.js';
 import { createLogger } from '../logger.js';
+import { webhookOutbox } from '../webhooks/outbox.js';
 import { CliError } from './errors.js';
 
 export type CliContext = {
@@ -50,7 +51,8 @@ export async function withCliContext<T>(run: (ctx: CliContext) => Promise<T>): P
     await db.close();
     throw error;
   }
-  const writer: AuditWriter = createAuditWriter(db, logger);
+  // Administrative events reach webhook endpoints too, through the same outbox.
+  const writer: AuditWriter = createAuditWriter(db, logger, undefined, [webhookOutbox]);
   const actor = `cli:${operator()}`;
   const ctx: CliContext = {
     config,

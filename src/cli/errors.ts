@@ -4,6 +4,7 @@ import { UserError } from '../accounts/users.js';
 import { RegistryError } from '../clients/errors.js';
 import { SchemaNotReadyError } from '../db/prepare-schema.js';
 import { KeyDecryptionError } from '../keys/encryption.js';
+import { WebhookError } from '../webhooks/errors.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -36,6 +37,7 @@ export function describeError(error: unknown): { message: string; exitCode: numb
   if (error instanceof UserError) {
     return { message: error.message, exitCode: error.code === 'invalid' || error.code === 'weak_password' ? EXIT_USAGE : EXIT_FAILURE };
   }
+  if (error instanceof WebhookError) return { message: error.message, exitCode: error.code === 'invalid' ? EXIT_USAGE : EXIT_FAILURE };
   if (error instanceof SchemaNotReadyError || error instanceof KeyDecryptionError) {
     return { message: error.message, exitCode: EXIT_FAILURE };
   }

@@ -7,12 +7,13 @@ import { registerClientCommands } from './commands/clients.js';
 import { registerKeyCommands } from './commands/keys.js';
 import { registerSeedCommand } from './commands/seed.js';
 import { registerUserCommands } from './commands/users.js';
+import { registerWebhookCommands } from './commands/webhooks.js';
 import { describeError, EXIT_OK, EXIT_USAGE } from './errors.js';
 import type { Io } from './output.js';
 
 function buildProgram(io: Io): Command {
   const program = new Command('gatehouse')
-    .description('Gatehouse administration: clients, APIs, users, signing keys, audit log and seed.\nConfiguration comes from the environment and .env, as for the server (DATABASE_URL, ...).')
+    .description('Gatehouse administration: clients, APIs, users, signing keys, audit log, webhooks and seed.\nConfiguration comes from the environment and .env, as for the server (DATABASE_URL, ...).')
     .showHelpAfterError('(add --help for usage)')
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .exitOverride();
@@ -21,6 +22,7 @@ function buildProgram(io: Io): Command {
   registerUserCommands(program, io);
   registerKeyCommands(program, io);
   registerAuditCommands(program, io);
+  registerWebhookCommands(program, io);
   registerSeedCommand(program, io);
   // Every subcommand inherits exitOverride and the output streams, so usage errors reach us.
   const configure = (command: Command) => {

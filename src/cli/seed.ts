@@ -12,6 +12,15 @@ import { clientIdSchema, createClient, getClient, setClientDisabled, updateClien
 import type { Db } from '../db/client.js';
 import { formatZodIssues } from '../util/validation.js';
 import type { AuditEvent } from '../audit/audit.js';
+import type { KeyEncryptionKey } from '../keys/encryption.js';
+import {
+  createWebhookEndpoint,
+  findWebhookEndpointByUrl,
+  setWebhookEndpointDisabled,
+  updateWebhookEndpoint,
+  webhookInputSchema,
+  type WebhookInput,
+} from '../webhooks/endpoints.js';
 
 const seedClientSchema = clientInputObject.extend({
   client_id: clientIdSchema,
@@ -30,18 +39,25 @@ const seedUserSchema = z.strictObject({
   disabled: z.boolean({ message: 'must be true or false' }).optional(),
 });
 
+/** A webhook endpoint, known by its URL: a seed creates it (printing its secret once) or updates it. */
+const seedWebhookSchema = webhookInputSchema.extend({
+  disabled: z.boolean({ message: 'must be true or false' }).optional(),
+});
+
 /** The file's outline; entries are checked one by one so that every problem is reported. */
 const seedOutlineSchema = z.strictObject({
   $schema: z.string().optional(),
   apis: z.array(z.unknown()).max(1000, 'must have at most 1000 entries').default([]),
   clients: z.array(z.unknown()).max(1000, 'must have at most 1000 entries').default([]),
   users: z.array(z.unknown()).max(10_000, 'must have at most 10000 entries').default([]),
+  webhooks: z.array(z.unknown()).max(100, 'must have at most 100 entries').default([]),
 });
 
 export type SeedFile = {
   apis: z.output<typeof apiInputSchema>[];
   clients: z.output<typeof seedClientSchema>[];
   users: z.output<typeof seedUserSchema>[];
+  webhooks: z.output<typeof seedWebhookSchema>[];
 };
 
 /** Zod problems of one entry, placed in the file: `clients[2].redirect_uris[0]: ...`. */
@@ -90,8 +106,10 @@ export async function validateSeed(prisma: Db, raw: unknown): Promise<{ seed: Se
     apis: parseEntries('apis', outline.data.apis, apiInputSchema, problems),
     clients: [],
     users: parseEntries('users', outline.data.users, seedUserSchema, problems),
+    webhooks: parseEntries('webhooks', outline.data.webhooks, seedWebhookSchema, problems),
   };
   problems.push(
+    ...duplicatesAt(seed.webhooks, (w) => w.url, 'webhooks', 'url'),
     ...duplicatesAt(seed.apis, (a) => a.identifier, 'apis', 'identifier'),
     ...duplicatesAt(seed.users, (u) => u.email, 'users', 'email'),
   );
@@ -132,8 +150,9 @@ export async function validateSeed(prisma: Db, raw: unknown): Promise<{ seed: Se
   return { seed, specs };
 }
 
-export type SeedChange = { kind: 'api' | 'client' | 'user'; id: string; action: 'created' | 'updated' | 'unchanged'; fields?: string[] };
-export type SeedResult = { changes: SeedChange[]; secrets: Record<string, string> };
+export type SeedChange = { kind: 'api' | 'client' | 'user' | 'webhook'; id: string; action: 'created' | 'updated' | 'unchanged'; fields?: string[] };
+/** `secrets`: of clients, by client_id; `webhookSecrets`: of webhook endpoints, by URL. */
+export type SeedResult = { changes: SeedChange[]; secrets: Record<string, string>; webhookSecrets: Record<string, string> };
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
@@ -151,10 +170,11 @@ function changedClientFields(spec: ClientSpec, view: ClientView): string[] {
 export async function applySeed(
   prisma: Db,
   { seed, specs }: { seed: SeedFile; specs: ClientSpec[] },
-  options: { dryRun: boolean; audit: (event: AuditEvent) => Promise<void> },
+  options: { dryRun: boolean; audit: (event: AuditEvent) => Promise<void>; keyEncryptionKey: () => KeyEncryptionKey },
 ): Promise<SeedResult> {
   const changes: SeedChange[] = [];
   const secrets: Record<string, string> = {};
+  const webhookSecrets: Record<string, string> = {};
   const write = !options.dryRun;
 
   for (const api of seed.apis) {
@@ -239,5 +259,41 @@ export async function applySeed(
     }
     changes.push({ kind: 'user', id: person.email, action: fields.length ? 'updated' : 'unchanged', ...(fields.length ? { fields } : {}) });
   }
-  return { changes, secrets };
+
+  for (const webhook of seed.webhooks) {
+    const { disabled, ...parsed } = webhook;
+    // Validated already; the event list is the schema's own output.
+    const input = { ...parsed, events: parsed.events as WebhookInput['events'] };
+    const current = await findWebhookEndpointByUrl(prisma, input.url);
+    if (!current) {
+      if (write) {
+        const { endpoint, secret } = await createWebhookEndpoint(prisma, options.keyEncryptionKey(), input);
+        webhookSecrets[input.url] = secret;
+        if (disabled) await setWebhookEndpointDisabled(prisma, endpoint.id, true);
+        await options.audit({ type: 'webhook.created', outcome: 'success', details: { endpoint_id: endpoint.id, events: endpoint.events, source: 'seed' } });
+      }
+      changes.push({ kind: 'webhook', id: input.url, action: 'created' });
+      continue;
+    }
+    // Compared as stored ("*" alone, sorted, no duplicates): the schema normalises the list.
+    const wanted = webhookInputSchema.parse(input);
+    const fields: string[] = [];
+    if (!same(wanted.events, current.events)) fields.push('events');
+    if (wanted.description !== undefined && wanted.description !== (current.description ?? '')) fields.push('description');
+    if ((wanted.security_event_token ?? false) !== current.security_event_token) fields.push('security_event_token');
+    const isDisabled = current.status === 'disabled';
+    if (disabled !== undefined && disabled !== isDisabled) fields.push('disabled');
+    if (fields.length && write) {
+      const patch = {
+        ...(fields.includes('events') ? { events: input.events } : {}),
+        ...(fields.includes('description') ? { description: input.description } : {}),
+        ...(fields.includes('security_event_token') ? { security_event_token: wanted.security_event_token ?? false } : {}),
+      };
+      if (Object.keys(patch).length) await updateWebhookEndpoint(prisma, current.id, patch);
+      if (fields.includes('disabled')) await setWebhookEndpointDisabled(prisma, current.id, Boolean(disabled));
+      await options.audit({ type: 'webhook.updated', outcome: 'success', details: { endpoint_id: current.id, fields, source: 'seed' } });
+    }
+    changes.push({ kind: 'webhook', id: input.url, action: fields.length ? 'updated' : 'unchanged', ...(fields.length ? { fields } : {}) });
+  }
+  return { changes, secrets, webhookSecrets };
 }

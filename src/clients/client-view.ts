@@ -44,6 +44,8 @@ export function specOfRow(row: StoredClient): ClientSpec {
     first_party: row.firstParty,
     default_api: row.defaultApi?.identifier ?? null,
     introspection_signed_response_alg: row.introspectionSignedResponseAlg as ClientSpec['introspection_signed_response_alg'],
+    backchannel_logout_uri: row.backchannelLogoutUri,
+    backchannel_logout_session_required: row.backchannelLogoutSessionRequired,
   };
 }
 
@@ -79,6 +81,8 @@ export function viewOf(spec: ClientSpec, record: ClientRecord): ClientView {
     disabled: record.disabled,
     default_api: spec.default_api,
     introspection_signed_response_alg: spec.introspection_signed_response_alg,
+    backchannel_logout_uri: spec.backchannel_logout_uri,
+    backchannel_logout_session_required: spec.backchannel_logout_session_required,
     client_secrets: record.client_secrets,
     created_at: record.created_at,
     updated_at: record.updated_at,
@@ -104,5 +108,7 @@ export function specOfView(view: ClientView): ClientSpec {
     first_party: view.first_party,
     default_api: view.default_api,
     introspection_signed_response_alg: view.introspection_signed_response_alg,
+    backchannel_logout_uri: view.backchannel_logout_uri,
+    backchannel_logout_session_required: view.backchannel_logout_session_required,
   };
 }

@@ -307,6 +307,9 @@ export const clientInputObject = z.strictObject({
     .min(1, 'must name at least one grant type')
     .max(GRANT_TYPES.length)
     .optional(),
+  // OpenID Connect Back-Channel Logout 1.0 §2.2 (src/backchannel-logout).
+  backchannel_logout_uri: z.string({ message: 'must be a string' }).max(2000, 'must be at most 2000 characters').refine(hasNoControlCharacters, NO_CONTROL_CHARACTERS).optional(),
+  backchannel_logout_session_required: z.boolean({ message: 'must be true or false' }).optional(),
 });
 export type ClientInput = Omit<z.input<typeof clientInputObject>, 'jwks'> & { jwks?: ClientJwks };
 
@@ -345,7 +348,27 @@ function resolveDefaults(input: z.output<typeof clientInputObject>) {
     first_party: input.first_party ?? false,
     default_api: input.default_api ?? null,
     introspection_signed_response_alg: input.introspection_signed_response_alg ?? null,
+    backchannel_logout_uri: input.backchannel_logout_uri ?? null,
+    backchannel_logout_session_required: input.backchannel_logout_session_required ?? false,
   };
+}
+
+/**
+ * Back-Channel Logout 1.0 §2.2: an absolute http(s) URI without fragment (query allowed); https,
+ * or http on a loopback host for development, as for web redirect URIs.
+ */
+function backchannelLogoutUriProblem(uri: string): string | null {
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    return 'must be an absolute URL';
+  }
+  if (url.hash || uri.includes('#')) return 'must not contain a fragment (§2.2)';
+  if (url.username || url.password) return 'must not contain user info';
+  if (url.protocol === 'https:') return null;
+  if (url.protocol === 'http:' && WEB_LOOPBACK_HOSTS.has(url.hostname)) return null;
+  return 'must be https (http only on a loopback host)';
 }
 
 function duplicates(values: readonly string[]): number[] {
@@ -435,6 +458,14 @@ function checkConsistency(spec: ClientSpec, ctx: z.core.$RefinementCtx<ClientSpe
   spec.apis.forEach((api, apiIndex) => {
     for (const index of duplicates(api.scopes)) issue(['apis', apiIndex, 'scopes', index], 'is listed twice');
   });
+  if (spec.backchannel_logout_uri !== null) {
+    if (!signsPeopleIn) issue(['backchannel_logout_uri'], `is only for clients that sign people in, not ${spec.profile}`);
+    const problem = backchannelLogoutUriProblem(spec.backchannel_logout_uri);
+    if (problem) issue(['backchannel_logout_uri'], problem);
+  } else if (spec.backchannel_logout_session_required) {
+    issue(['backchannel_logout_session_required'], 'needs a backchannel_logout_uri');
+  }
+
   if (spec.profile === 'resource-server') {
     // It stands for its API rather than getting tokens for one.
     if (spec.default_api === null) issue(['default_api'], 'is required for resource-server clients: the API this client stands for');

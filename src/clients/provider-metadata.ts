@@ -119,6 +119,10 @@ function providerMetadataOf(clientId: string, spec: ClientSpec, offers: Readonly
     ...(needsClientSecret(method) ? { client_secret: clientSecret } : {}),
     ...(method === 'private_key_jwt' && spec.jwks ? { jwks: spec.jwks } : {}),
     ...(spec.introspection_signed_response_alg ? { introspection_signed_response_alg: spec.introspection_signed_response_alg } : {}),
+    // Sent through the outbox, not by oidc-provider (src/backchannel-logout/feature.ts).
+    ...(spec.backchannel_logout_uri !== null
+      ? { backchannel_logout_uri: spec.backchannel_logout_uri, backchannel_logout_session_required: spec.backchannel_logout_session_required }
+      : {}),
   };
 }
 

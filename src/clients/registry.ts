@@ -97,6 +97,8 @@ function columnsOf(spec: ClientSpec, apiIds: Map<string, string>) {
     firstParty: spec.first_party,
     defaultApiId: spec.default_api ? apiIds.get(spec.default_api)! : null,
     introspectionSignedResponseAlg: spec.introspection_signed_response_alg,
+    backchannelLogoutUri: spec.backchannel_logout_uri,
+    backchannelLogoutSessionRequired: spec.backchannel_logout_session_required,
   };
 }
 
@@ -171,6 +173,7 @@ const clientUpdateSchema = clientInputObject.partial().extend({
   default_api: clientInputObject.shape.default_api.unwrap().nullable().optional(),
   jwks: clientInputObject.shape.jwks.unwrap().nullable().optional(),
   introspection_signed_response_alg: clientInputObject.shape.introspection_signed_response_alg.unwrap().nullable().optional(),
+  backchannel_logout_uri: clientInputObject.shape.backchannel_logout_uri.unwrap().nullable().optional(),
 });
 export type ClientUpdate = Omit<z.input<typeof clientUpdateSchema>, 'jwks'> & { jwks?: ClientJwks | null };
 

@@ -15,6 +15,10 @@ export type Metrics = {
   rateLimitRefused(policy: string): void;
   /** Reports whether rate-limit counts are shared through Redis right now. */
   watchRateLimitStore(shared: () => boolean): void;
+  /** One outgoing delivery attempt (webhook or logout token) and its outcome. */
+  deliveryAttempted(kind: string, outcome: string): void;
+  /** Reports the outbox: messages waiting and the age of the oldest (read at each scrape). */
+  watchOutbox(read: () => Promise<{ pending: number; oldestPendingSeconds: number }>): void;
 };
 
 export function createMetrics(): Metrics {
@@ -60,6 +64,13 @@ export function createMetrics(): Metrics {
     registers,
   });
 
+  const deliveries = new Counter({
+    name: 'gatehouse_outbox_deliveries_total',
+    help: 'Outgoing delivery attempts, by kind (webhook, backchannel-logout) and outcome (delivered, retry, failed, refused)',
+    labelNames: ['kind', 'outcome'] as const,
+    registers,
+  });
+
   return {
     registry,
     observeRequest({ method, route, status, seconds }) {
@@ -86,6 +97,36 @@ export function createMetrics(): Metrics {
     },
     rateLimitRefused(policy) {
       rateLimited.inc({ policy });
+    },
+    deliveryAttempted(kind, outcome) {
+      deliveries.inc({ kind, outcome });
+    },
+    watchOutbox(read) {
+      // One read per scrape serves both gauges. While the database cannot be read, the last
+      // figures stand: /metrics keeps answering during an outage.
+      let known = { pending: 0, oldestPendingSeconds: 0 };
+      let last: Promise<{ pending: number; oldestPendingSeconds: number }> | undefined;
+      const current = () =>
+        (last ??= read()
+          .then((figures) => (known = figures))
+          .catch(() => known)
+          .finally(() => setImmediate(() => (last = undefined))));
+      new Gauge({
+        name: 'gatehouse_outbox_pending',
+        help: 'Messages (webhooks, logout tokens) waiting in the outbox to be delivered',
+        registers,
+        async collect() {
+          this.set((await current()).pending);
+        },
+      });
+      new Gauge({
+        name: 'gatehouse_outbox_oldest_pending_seconds',
+        help: 'Age of the oldest message waiting in the outbox (0 when none waits)',
+        registers,
+        async collect() {
+          this.set((await current()).oldestPendingSeconds);
+        },
+      });
     },
     watchRateLimitStore(shared) {
       new Gauge({

@@ -176,3 +176,19 @@ export async function signedIntrospectionResponse(ctx: KoaContextWithOIDC, answe
   token.extra = { token_introspection: answer, aud: answer.aud };
   return token.issue({ use: 'introspection' });
 }
+
+/**
+ * lib/actions/end_session.js calls client.backchannelLogout(accountId, sid) for each client of
+ * the session being ended that registered a backchannel_logout_uri (features.backchannelLogout),
+ * and itself sends the logout token at once (lib/models/client.js). Replaced so that the token
+ * goes through Gatehouse's outbox instead (src/backchannel-logout): durable and retried.
+ */
+export function replaceBackchannelLogout(provider: Provider, queue: (clientId: string, accountId: string, sid: string | undefined) => Promise<void>): void {
+  (provider.Client.prototype as unknown as { backchannelLogout: (sub: string, sid?: string) => Promise<void> }).backchannelLogout = async function backchannelLogout(
+    this: Client,
+    sub: string,
+    sid?: string,
+  ) {
+    await queue(this.clientId, sub, sid);
+  };
+}

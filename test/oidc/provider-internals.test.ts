@@ -18,6 +18,7 @@ import {
   PROVIDER_ERROR_DETAILS,
   RE_RENDER_ERROR_NAMES,
   reRenderErrorName,
+  replaceBackchannelLogout,
   replaceClientSecretCheck,
   replayDetectionKey,
   revokeGrantAsProvider,
@@ -366,4 +367,20 @@ test('signedIntrospectionResponse signs as oidc-provider signs its own RFC 9701 
   } finally {
     await new Promise((resolve) => server.close(resolve));
   }
+});
+
+test('end_session asks client.backchannelLogout(accountId, sid) of each client with a backchannel_logout_uri; the replacement is what runs', async () => {
+  expect(source('actions/end_session.js')).toMatch(/if \(client\.backchannelLogoutUri\) \{[\s\S]*?client\.backchannelLogout\(accountId, sid\)/);
+  const provider = new Provider('http://localhost:3000', {
+    clients: [{ ...CLIENT, backchannel_logout_uri: 'https://app.example/bcl', backchannel_logout_session_required: true }],
+    features: { backchannelLogout: { enabled: true } },
+  });
+  const queued: [string, string, string | undefined][] = [];
+  replaceBackchannelLogout(provider, async (clientId, accountId, sid) => {
+    queued.push([clientId, accountId, sid]);
+  });
+  const client = await pinnedClient(provider);
+  expect(client.backchannelLogoutUri).toBe('https://app.example/bcl');
+  await (client as unknown as { backchannelLogout: (sub: string, sid: string) => Promise<void> }).backchannelLogout('pinned-account', 'pinned-sid');
+  expect(queued).toEqual([['pinned', 'pinned-account', 'pinned-sid']]);
 });

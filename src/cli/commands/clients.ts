@@ -34,6 +34,8 @@ type ClientFlags = {
   firstParty?: boolean;
   defaultApi?: string | false;
   introspectionSignedResponseAlg?: ClientInput['introspection_signed_response_alg'] | false;
+  backchannelLogoutUri?: string | false;
+  backchannelLogoutSessionRequired?: boolean;
 };
 
 const LIST_FIELDS = ['redirect_uris', 'post_logout_redirect_uris', 'cors_origins', 'apis'] as const;
@@ -57,7 +59,9 @@ function metadataOptions(command: Command, forUpdate: boolean): Command {
     .option('--default-api <identifier>', 'API that tokens are for when a request names no resource (create: the only --api when there is one)')
     .addOption(
       new Option('--introspection-signed-response-alg <alg>', 'sign introspection responses as a JWT (RFC 9701) when the caller asks for one').choices([...INTROSPECTION_SIGNING_ALGS]),
-    );
+    )
+    .option('--backchannel-logout-uri <uri>', 'where logout tokens are POSTed when the person signs out or loses access (OpenID Connect Back-Channel Logout)')
+    .option('--backchannel-logout-session-required', 'the client needs the session id (sid) in each logout token');
 }
 
 function readJwksFile(file: string): ClientJwks {
@@ -105,6 +109,8 @@ async function metadataFromFlags(prisma: Db, flags: ClientFlags): Promise<Client
   if (flags.introspectionSignedResponseAlg !== undefined) {
     patch.introspection_signed_response_alg = flags.introspectionSignedResponseAlg === false ? null : flags.introspectionSignedResponseAlg;
   }
+  if (flags.backchannelLogoutUri !== undefined) patch.backchannel_logout_uri = flags.backchannelLogoutUri === false ? null : flags.backchannelLogoutUri;
+  if (flags.backchannelLogoutSessionRequired !== undefined) patch.backchannel_logout_session_required = flags.backchannelLogoutSessionRequired;
   return patch;
 }
 
@@ -130,6 +136,8 @@ function clientDetails(client: ClientView): string {
     ['default_api', client.default_api],
     ['introspection_alg', client.introspection_signed_response_alg],
     ['first_party', client.first_party],
+    ['backchannel_logout_uri', client.backchannel_logout_uri],
+    ['backchannel_logout_session_required', client.backchannel_logout_session_required],
     ['secrets', client.client_secrets.map((s) => `created ${s.created_at}${s.expires_at ? `, expires ${s.expires_at}` : ''}`)],
     ['created_at', client.created_at],
   ]);
@@ -238,6 +246,8 @@ Examples:
     .option('--no-first-party', 'ask consent for OpenID Connect scopes again')
     .option('--no-default-api', 'remove the default API')
     .option('--no-introspection-signed-response-alg', 'answer introspection in plain JSON again')
+    .option('--no-backchannel-logout-uri', 'stop sending logout tokens to this client')
+    .option('--no-backchannel-logout-session-required', 'logout tokens need not carry sid')
     .addOption(new Option('--clear <field>', 'empty a list, repeatable').choices([...LIST_FIELDS]).argParser(collect));
   update.handle(async (ctx, flags, [clientId]) => {
     const current = requireClient(await getClient(ctx.prisma, clientId!), clientId!);

@@ -39,6 +39,7 @@ function writeSecretsFile(file: string, secrets: Record<string, string>): void {
 
 /** Creating a client, or moving it to a secret-based auth method, can produce a secret. */
 function mayGenerateSecret(change: SeedChange): boolean {
+  if (change.kind === 'webhook') return change.action === 'created';
   return change.kind === 'client' && (change.action === 'created' || Boolean(change.fields?.includes('token_endpoint_auth_method')));
 }
 
@@ -68,16 +69,24 @@ export function registerSeedCommand(program: Command, io: Io): void {
     }
     if (flags.secretsOut && !flags.dryRun && existsSync(flags.secretsOut)) {
       // Refuse before writing anything: a secret that cannot be delivered would be lost.
-      const plan = await applySeed(ctx.prisma, validated, { dryRun: true, audit: ctx.audit });
+      const plan = await applySeed(ctx.prisma, validated, { dryRun: true, audit: ctx.audit, keyEncryptionKey: ctx.keyEncryptionKey });
       if (plan.changes.some(mayGenerateSecret)) {
         throw CliError.failure(`--secrets-out: ${flags.secretsOut} already exists (secrets are never overwritten); nothing was changed`);
       }
     }
-    const { changes, secrets } = await applySeed(ctx.prisma, validated, { dryRun: Boolean(flags.dryRun), audit: ctx.audit });
+    const { changes, secrets, webhookSecrets } = await applySeed(ctx.prisma, validated, {
+      dryRun: Boolean(flags.dryRun),
+      audit: ctx.audit,
+      keyEncryptionKey: ctx.keyEncryptionKey,
+    });
     const changed = changes.filter((c) => c.action !== 'unchanged');
     const secretIds = Object.keys(secrets);
-    if (flags.secretsOut && secretIds.length) writeSecretsFile(flags.secretsOut, secrets);
+    const webhookUrls = Object.keys(webhookSecrets);
+    // In the secrets file, a webhook's secret is keyed `webhook:<url>` beside the client_ids.
+    const fileSecrets = { ...secrets, ...Object.fromEntries(webhookUrls.map((url) => [`webhook:${url}`, webhookSecrets[url]!])) };
+    if (flags.secretsOut && Object.keys(fileSecrets).length) writeSecretsFile(flags.secretsOut, fileSecrets);
     const printSecrets = !flags.secretsOut && secretIds.length > 0;
+    const printWebhookSecrets = !flags.secretsOut && webhookUrls.length > 0;
 
     const verb = flags.dryRun ? 'would change' : 'changed';
     const summary = changed.length
@@ -92,17 +101,19 @@ export function registerSeedCommand(program: Command, io: Io): void {
       summary,
     ];
     if (printSecrets) lines.push('', 'client secrets (shown only now):', ...secretIds.map((id) => `  ${id}: ${secrets[id]}`));
-    if (flags.secretsOut && secretIds.length) lines.push(`client secrets written to ${flags.secretsOut}`);
+    if (printWebhookSecrets) lines.push('', 'webhook signing secrets (shown only now):', ...webhookUrls.map((url) => `  ${url}: ${webhookSecrets[url]}`));
+    if (flags.secretsOut && Object.keys(fileSecrets).length) lines.push(`${secretIds.length ? 'client' : 'webhook'} secrets written to ${flags.secretsOut}`);
     return {
       json: {
         dry_run: Boolean(flags.dryRun),
         changed: changed.length,
         changes,
         ...(printSecrets ? { client_secrets: secrets } : {}),
-        ...(flags.secretsOut && secretIds.length ? { secrets_file: flags.secretsOut } : {}),
+        ...(printWebhookSecrets ? { webhook_secrets: webhookSecrets } : {}),
+        ...(flags.secretsOut && Object.keys(fileSecrets).length ? { secrets_file: flags.secretsOut } : {}),
       },
       text: lines.join('\n'),
-      ...(printSecrets ? { notice: 'Client secrets are shown only now: store them in a secret manager.' } : {}),
+      ...(printSecrets || printWebhookSecrets ? { notice: 'Secrets are shown only now: store them in a secret manager.' } : {}),
     };
   });
 }

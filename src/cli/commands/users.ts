@@ -13,6 +13,7 @@ import {
 } from '../../accounts/users.js';
 import type { Db } from '../../db/client.js';
 import { listUserGrants, revokeUserGrants } from '../../oidc/user-grants.js';
+import { queueBackchannelLogout } from '../../backchannel-logout/queue.js';
 import { leaf } from '../command.js';
 import { CliError } from '../errors.js';
 import { details, table, type Io } from '../output.js';
@@ -119,7 +120,9 @@ export function registerUserCommands(program: Command, io: Io): void {
       async (ctx, _flags, [reference]) => {
         const found = await requireUser(ctx.prisma, reference!);
         const updated = await setUserDisabled(ctx.prisma, found.id, disabled);
-        await ctx.audit({ type: 'user.updated', outcome: 'success', subject: found.id, details: { disabled } });
+        // Relying parties with their own sessions hear of it (Back-Channel Logout 1.0).
+        const logoutTokens = disabled ? await queueBackchannelLogout(ctx.prisma, { accountId: found.id }) : 0;
+        await ctx.audit({ type: 'user.updated', outcome: 'success', subject: found.id, details: { disabled, ...(disabled ? { logout_tokens: logoutTokens } : {}) } });
         return { json: updated, text: `user ${updated.email} ${disabled ? 'disabled' : 'enabled'}` };
       },
     );
@@ -159,6 +162,8 @@ export function registerUserCommands(program: Command, io: Io): void {
   revoke.command.option('--client <client_id>', 'only the grant of this client');
   revoke.handle(async (ctx, flags, [reference]) => {
     const found = await requireUser(ctx.prisma, reference!);
+    // Queued before the grants go: they say which clients to tell (Back-Channel Logout 1.0).
+    await queueBackchannelLogout(ctx.prisma, { accountId: found.id, ...(flags.client !== undefined ? { clientId: flags.client } : {}) });
     const revoked = await revokeUserGrants(ctx.prisma, found.id, flags.client);
     await ctx.audit({ type: 'grant.revoked', outcome: 'success', subject: found.id, clientId: flags.client ?? null, details: { grants: revoked } });
     return {
