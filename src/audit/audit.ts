@@ -37,7 +37,21 @@ type AuditEventType =
   | 'user.unlocked'
   | 'grant.revoked'
   | 'key.created'
-  | 'key.retired';
+  | 'key.retired'
+  | 'mail.failed'
+  | 'password_reset.requested'
+  | 'password_reset.completed'
+  | 'password_reset.refused'
+  | 'email.verification_sent'
+  | 'email.verified'
+  | 'email.verification_refused'
+  | 'email_change.requested'
+  | 'email_change.completed'
+  | 'signup.created'
+  | 'signup.refused'
+  | 'session.ended'
+  | 'password.changed'
+  | 'password.change_failed';
 
 export type AuditEvent = {
   type: AuditEventType;
