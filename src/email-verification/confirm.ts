@@ -83,7 +83,7 @@ export function submitEmailConfirmation(deps: EmailVerificationDeps) {
         return sendErrorPage(ctx, IN_USE_PAGE);
       }
       await voidAccountTokens(deps.prisma, userId, ['verify_email', 'email_change']);
-      deps.mailer.send({
+      void deps.mailer.send({
         to: before.email,
         subject: 'Your email address was changed',
         template: 'email-changed',

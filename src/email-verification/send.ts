@@ -8,18 +8,22 @@ import type { EmailVerificationDeps } from './deps.js';
 
 type Account = { id: string; email: string; passwordHash: string };
 
-function confirmLink(deps: EmailVerificationDeps, token: string, interaction?: string): string {
+/** What sending needs (the CLI has no routes, CSRF or limiters). */
+type SendDeps = Pick<EmailVerificationDeps, 'config' | 'prisma' | 'mailer' | 'audit'>;
+
+function confirmLink(deps: SendDeps, token: string, interaction?: string): string {
   const link = new URL(`${EMAIL_VERIFICATION_PATH}/confirm`, new URL(deps.config.issuer).origin);
   link.searchParams.set('token', token);
   if (interaction) link.searchParams.set('interaction', interaction);
   return link.href;
 }
 
-export async function sendVerificationEmail(deps: EmailVerificationDeps, user: Account, options: { interaction?: string; ip?: string | null } = {}): Promise<void> {
+/** Resolves once the message is queued; `delivered` once it was delivered (or given up). */
+export async function sendVerificationEmail(deps: SendDeps, user: Account, options: { interaction?: string; ip?: string | null } = {}): Promise<{ delivered: Promise<boolean> }> {
   const { ttlSeconds } = deps.config.emailVerification;
   const token = await issueAccountToken(deps.prisma, { purpose: 'verify_email', userId: user.id, email: user.email, passwordHash: user.passwordHash, ttlSeconds });
   const link = confirmLink(deps, token, options.interaction);
-  deps.mailer.send({
+  const delivered = deps.mailer.send({
     to: user.email,
     subject: 'Confirm your email address',
     template: 'verify-email',
@@ -29,13 +33,14 @@ export async function sendVerificationEmail(deps: EmailVerificationDeps, user: A
     userId: user.id,
   });
   await deps.audit({ type: 'email.verification_sent', outcome: 'success', subject: user.id, ip: options.ip ?? null, details: { purpose: 'verify_email' } });
+  return { delivered };
 }
 
-export async function sendEmailChangeConfirmation(deps: EmailVerificationDeps, user: Account, newEmail: string, ip?: string | null): Promise<void> {
+export async function sendEmailChangeConfirmation(deps: SendDeps, user: Account, newEmail: string, ip?: string | null): Promise<void> {
   const { ttlSeconds } = deps.config.emailVerification;
   const token = await issueAccountToken(deps.prisma, { purpose: 'email_change', userId: user.id, email: newEmail, passwordHash: user.passwordHash, ttlSeconds });
   const link = confirmLink(deps, token);
-  deps.mailer.send({
+  void deps.mailer.send({
     to: newEmail,
     subject: 'Confirm your new email address',
     template: 'email-change',

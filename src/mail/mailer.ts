@@ -30,8 +30,11 @@ type MailMessage = {
 };
 
 export type Mailer = {
-  /** Queues the message; returns at once. */
-  send(message: MailMessage): void;
+  /**
+   * Queues the message and returns at once; the promise (which request handlers do not wait
+   * for) says whether it was delivered, after any retries.
+   */
+  send(message: MailMessage): Promise<boolean>;
   /** Resolves when every queued message was delivered or given up (shutdown, tests). */
   drain(): Promise<void>;
   close(): void;
@@ -90,7 +93,7 @@ export function createMailer(
   retryDelaysMs: readonly number[] = RETRY_DELAYS_MS,
 ): Mailer {
   const delivery = config.mail.smtpUrl ? smtpDelivery(config.mail.smtpUrl, config.mail.from) : fileDelivery(config.dataDir, config.mail.from, logger);
-  const pending = new Set<Promise<void>>();
+  const pending = new Set<Promise<boolean>>();
   const timers = new Map<NodeJS.Timeout, () => void>();
   let closed = false;
 
@@ -104,13 +107,13 @@ export function createMailer(
       timers.set(timer, resolve);
     });
 
-  const attemptAll = async (message: MailMessage): Promise<void> => {
+  const attemptAll = async (message: MailMessage): Promise<boolean> => {
     let rendered;
     try {
       rendered = renderMail(message.template, message.data);
     } catch (error) {
       logger.error({ err: describe(error), purpose: message.purpose }, 'mail could not be rendered');
-      return;
+      return false;
     }
     let lastError: unknown;
     for (let attempt = 0; attempt <= retryDelaysMs.length; attempt++) {
@@ -119,7 +122,7 @@ export function createMailer(
       try {
         await delivery.deliver(message, rendered);
         logger.debug({ purpose: message.purpose, attempts: attempt + 1 }, 'mail delivered');
-        return;
+        return true;
       } catch (error) {
         lastError = error;
         logger.warn({ err: describe(error), purpose: message.purpose, attempt: attempt + 1 }, 'mail delivery failed');
@@ -132,17 +135,22 @@ export function createMailer(
       subject: message.userId ?? null,
       details: { purpose: message.purpose, attempts: retryDelaysMs.length + 1, reason: describe(lastError).message },
     });
+    return false;
   };
 
   return {
     send(message) {
       if (closed) {
         logger.warn({ purpose: message.purpose }, 'mail not sent: shutting down');
-        return;
+        return Promise.resolve(false);
       }
-      const work = attemptAll(message).catch((error: unknown) => logger.error({ err: describe(error), purpose: message.purpose }, 'mail failed'));
+      const work = attemptAll(message).catch((error: unknown) => {
+        logger.error({ err: describe(error), purpose: message.purpose }, 'mail failed');
+        return false;
+      });
       pending.add(work);
       void work.finally(() => pending.delete(work));
+      return work;
     },
     async drain() {
       while (pending.size) await Promise.all([...pending]);

@@ -87,7 +87,7 @@ async function sendResetLink(deps: PasswordResetDeps, email: string, interaction
   const link = new URL(`${PASSWORD_RESET_PATH}/confirm`, new URL(deps.config.issuer).origin);
   link.searchParams.set('token', token);
   if (interaction) link.searchParams.set('interaction', interaction);
-  deps.mailer.send({
+  void deps.mailer.send({
     to: user.email,
     subject: 'Reset your Gatehouse password',
     template: 'password-reset',

@@ -109,7 +109,7 @@ async function submit(ctx: Context, deps: SignUpDeps): Promise<void> {
   } else {
     await deps.audit({ type: 'signup.refused', outcome: 'failure', ip: ctx.ip, details: { reason: 'email_taken' } });
     if (mayMail) {
-      deps.mailer.send({ to: email.data, subject: 'Someone tried to create an account with your address', template: 'sign-up-existing', data: { email: email.data }, links: [], purpose: 'sign_up_existing' });
+      void deps.mailer.send({ to: email.data, subject: 'Someone tried to create an account with your address', template: 'sign-up-existing', data: { email: email.data }, links: [], purpose: 'sign_up_existing' });
     }
   }
   sendPage(ctx, 'notice', {
