@@ -10,7 +10,6 @@
 // client's address (LOGIN_IP_LIMIT) and the mail budgets.
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import type { PasswordHasher } from '../accounts/passwords.js';
 import { passwordProblem } from '../accounts/passwords.js';
 import { recordSelfSignUp } from '../accounts/self-sign-up.js';
 import { createUser, emailSchema, UserError } from '../accounts/users.js';
@@ -26,7 +25,7 @@ import { CSRF_PAGE, sendErrorPage, sendPage } from '../pages/pages.js';
 import { friendlyFormErrors, readForm } from '../sign-in/form.js';
 import { z } from 'zod';
 
-export type SignUpDeps = EmailVerificationDeps & { hasher: PasswordHasher; mailLimiters: MailLimiters; signUpLimiter: RateLimiter };
+export type SignUpDeps = EmailVerificationDeps & { mailLimiters: MailLimiters; signUpLimiter: RateLimiter };
 
 const SIGN_UP_FORM = 'sign-up';
 
@@ -92,26 +91,31 @@ async function submit(ctx: Context, deps: SignUpDeps): Promise<void> {
   }
   const mayMail = budget?.allowed === true;
 
+  // createUser hashes the password before it finds the address taken, so both outcomes cost one
+  // argon2 hash on the request's path; the messages are made after the answer, as for a reset.
   let created: { id: string; email: string } | undefined;
   try {
     created = await createUser(deps.prisma, { email: email.data, name, password: form.password });
   } catch (error) {
-    // The address has an account: the same answer; its owner is told (hashing again keeps the
-    // time of this answer what creating an account costs).
     if (!(error instanceof UserError && error.code === 'duplicate_email') && !isUniqueViolation(error)) throw error;
-    await deps.hasher.hash(form.password);
   }
-  if (created) {
-    await recordSelfSignUp(deps.prisma, created.id);
-    await deps.audit({ type: 'signup.created', outcome: 'success', subject: created.id, ip: ctx.ip });
-    const row = await deps.prisma.user.findUnique({ where: { id: created.id }, select: { passwordHash: true } });
-    if (row && mayMail) await sendVerificationEmail(deps, { id: created.id, email: created.email, passwordHash: row.passwordHash }, { interaction: form.interaction, ip: ctx.ip });
-  } else {
-    await deps.audit({ type: 'signup.refused', outcome: 'failure', ip: ctx.ip, details: { reason: 'email_taken' } });
-    if (mayMail) {
-      void deps.mailer.send({ to: email.data, subject: 'Someone tried to create an account with your address', template: 'sign-up-existing', data: { email: email.data }, links: [], purpose: 'sign_up_existing' });
+  // Recorded before the answer: the new account must not finish a sign-in unverified.
+  if (created) await recordSelfSignUp(deps.prisma, created.id);
+  const ip = ctx.ip;
+  const account = created;
+  void (async () => {
+    if (account) {
+      await deps.audit({ type: 'signup.created', outcome: 'success', subject: account.id, ip });
+      const row = await deps.prisma.user.findUnique({ where: { id: account.id }, select: { passwordHash: true } });
+      if (row && mayMail) await sendVerificationEmail(deps, { id: account.id, email: account.email, passwordHash: row.passwordHash }, { interaction: form.interaction, ip });
+    } else {
+      // The address has an account: the same answer; its owner is told.
+      await deps.audit({ type: 'signup.refused', outcome: 'failure', ip, details: { reason: 'email_taken' } });
+      if (mayMail) {
+        void deps.mailer.send({ to: email.data, subject: 'Someone tried to create an account with your address', template: 'sign-up-existing', data: { email: email.data }, links: [], purpose: 'sign_up_existing' });
+      }
     }
-  }
+  })().catch((err: unknown) => deps.logger.error({ err }, 'sign-up follow-up failed'));
   sendPage(ctx, 'notice', {
     title: 'Check your email',
     message: `We sent a message to ${email.data}. Follow its link to confirm your address, then sign in.`,
