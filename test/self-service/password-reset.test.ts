@@ -244,6 +244,20 @@ describe.each(PROVIDERS)('password reset on %s', (provider) => {
     expect(linkIn(mail, '/password-reset/confirm').searchParams.get('token')).toBeTruthy();
   });
 
+  test('past MAIL_IP_LIMIT from one address: 429 and the form again, with RateLimit headers', async () => {
+    const client = await registerClient(gh);
+    let refused: Landing | undefined;
+    for (let i = 0; i < gh.config.rateLimits['mail-ip'].points + 1 && !refused; i++) {
+      const browser = new TestBrowser(gh);
+      const page = await askForLink(browser, await loginPage(browser, client), `someone-${i}-${randomToken().toLowerCase()}@example.com`);
+      if (page.status === 429) refused = page;
+      else expect(page.status).toBe(200);
+    }
+    const page = expectPage(refused!);
+    expect(page.html).toContain('Too many requests from your network');
+    expect(page.headers.get('ratelimit-remaining')).toBe('0');
+  });
+
   test('the forms refuse a post without their CSRF token', async () => {
     const res = await fetch(`${gh.config.issuer}/password-reset`, {
       method: 'POST',
@@ -253,4 +267,39 @@ describe.each(PROVIDERS)('password reset on %s', (provider) => {
     expect(res.status).toBe(403);
     expect(await res.text()).toContain('csrf_check_failed');
   });
+});
+
+describe.each(PROVIDERS)('password reset with the mail server down on %s', (provider) => {
+  let gh: TestGatehouse;
+  beforeAll(async () => {
+    // A port nobody listens on: every attempt is refused at once.
+    const closed = await startSmtp();
+    const url = closed.url;
+    await closed.close();
+    gh = await startGatehouse(provider, { SMTP_URL: url });
+  });
+  afterAll(async () => {
+    await gh?.close();
+  });
+
+  test('the page answers at once; after the retries the failure is logged and audited, never shown', async () => {
+    const client = await registerClient(gh);
+    const user = await registerUser(gh);
+    const browser = new TestBrowser(gh);
+    const login = expectPage(await browser.get(authorizationUrl(gh, { client, codeChallenge: pkcePair().challenge })));
+    const form = expectPage(await browser.get(new URL(hrefOf(login.html, 'Forgot password?'), gh.config.issuer)));
+    const answer = expectPage(await browser.submit(formWithAction(form.html, '/password-reset'), { email: user.email }));
+    expect([answer.status, answer.html.includes('Check your email')]).toEqual([200, true]);
+    // Answered while delivery is still being retried (the first retry waits a second).
+    expect(await gh.db.prisma.auditEvent.count({ where: { type: 'mail.failed' } })).toBe(0);
+    let failed: Awaited<ReturnType<typeof auditRows>> = [];
+    for (let i = 0; i < 60 && failed.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      failed = await gh.db.prisma.auditEvent.findMany({ where: { type: 'mail.failed' } });
+    }
+    expect(failed).toHaveLength(1);
+    expect(failed[0]).toMatchObject({ outcome: 'failure', subject: user.id, details: { purpose: 'password_reset', attempts: 4 } });
+    expect(gh.logs.filter((line) => line.includes('"mail delivery failed"'))).toHaveLength(4);
+    expect(gh.logs.some((line) => line.includes('"mail given up"'))).toBe(true);
+  }, 60_000);
 });
