@@ -4,12 +4,18 @@
 // signOutSessions is the one way Gatehouse ends a person's sessions outside the end_session
 // endpoint (the account page, a password reset): anything that must follow a sign-out
 // (back-channel logout notices) hooks in here. Ending a session deletes its row, so its cookie
-// names nothing any more and the browser is signed out at its next request; tokens bound to the
-// session (refresh tokens without offline_access) are refused once their session is gone.
+// names nothing any more and the browser is signed out at its next request. As a logout does
+// (oidc-provider's end_session with logout=yes), the tokens each application got through the
+// session are revoked, except those of grants that outlive a logout (offline_access:
+// persistsLogout); the grants themselves stay as the record of consent (sign-in.ts
+// revokeGrantPolicy), and JWT access tokens issued until now become inactive (a cutoff, as
+// src/oidc/jwt-access-tokens.ts records when oidc-provider revokes a grant's tokens).
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { AuditWriter } from '../audit/audit.js';
+import { MAX_TOKEN_TTL_SECONDS } from '../config.js';
 import type { Db } from '../db/client.js';
+import { isUniqueViolation } from '../db/unique-violation.js';
 
 /**
  * A session's id is also its cookie's value, so pages never show it: they name a session by this
@@ -21,7 +27,35 @@ function sessionHandle(sessionId: string): string {
 
 export type PersonSession = { id: string; handle: string; loginAt: Date | null; createdAt: Date; expiresAt: Date | null };
 
-const sessionPayload = z.object({ loginTs: z.number().int().optional() }).loose();
+const sessionPayload = z
+  .object({
+    loginTs: z.number().int().optional(),
+    authorizations: z.record(z.string(), z.object({ grantId: z.string().optional(), persistsLogout: z.boolean().optional() }).loose()).optional(),
+  })
+  .loose();
+
+/** The grants whose tokens end with the session (not offline_access ones). */
+function sessionBoundGrants(payload: unknown): string[] {
+  const parsed = sessionPayload.safeParse(payload);
+  if (!parsed.success) return [];
+  return Object.values(parsed.data.authorizations ?? {}).flatMap((a) => (a.grantId && !a.persistsLogout ? [a.grantId] : []));
+}
+
+async function revokeGrantTokens(prisma: Db, grantIds: string[], now: Date): Promise<void> {
+  if (grantIds.length === 0) return;
+  const ofGrants = { where: { grantId: { in: grantIds } } };
+  const expiresAt = new Date(now.getTime() + MAX_TOKEN_TTL_SECONDS * 1000);
+  for (const grantId of grantIds) {
+    const write = () => prisma.grantAccessTokenCutoff.upsert({ where: { grantId }, create: { grantId, revokedAt: now, expiresAt }, update: { revokedAt: now, expiresAt } });
+    try {
+      await write();
+    } catch (error) {
+      if (!isUniqueViolation(error)) throw error;
+      await write();
+    }
+  }
+  await prisma.$transaction([prisma.accessToken.deleteMany(ofGrants), prisma.refreshToken.deleteMany(ofGrants), prisma.authorizationCode.deleteMany(ofGrants)]);
+}
 
 export async function listPersonSessions(prisma: Db, accountId: string, now = new Date()): Promise<PersonSession[]> {
   const rows = await prisma.session.findMany({
@@ -56,11 +90,12 @@ export async function signOutSessions(deps: SessionSignOutDeps, request: SignOut
       ...(request.sessions === 'all' ? {} : { id: { in: request.sessions } }),
       ...(request.except ? { NOT: { id: request.except } } : {}),
     },
-    select: { id: true },
+    select: { id: true, payload: true },
   });
   const ids = rows.map((row) => row.id);
   if (ids.length === 0) return [];
   await deps.prisma.session.deleteMany({ where: { accountId: request.accountId, id: { in: ids } } });
+  await revokeGrantTokens(deps.prisma, rows.flatMap((row) => sessionBoundGrants(row.payload)), new Date());
   await deps.audit({
     type: 'session.ended',
     outcome: 'success',

@@ -42,10 +42,10 @@ describe.each(PROVIDERS)('the account page on %s', (provider) => {
   const accountUrl = () => `${gh.config.issuer}/account`;
 
   /** A browser signed in as `email`, with the tokens its app got. */
-  async function signedIn(email: string, password = PASSWORD) {
+  async function signedIn(email: string, password = PASSWORD, scope = 'openid email offline_access') {
     const browser = new TestBrowser(gh);
     const { verifier, challenge } = pkcePair();
-    let landing = await browser.get(authorizationUrl(gh, { client, codeChallenge: challenge, scope: 'openid email offline_access', extra: { prompt: 'consent' } }));
+    let landing = await browser.get(authorizationUrl(gh, { client, codeChallenge: challenge, scope, extra: { prompt: 'consent' } }));
     landing = await signIn(browser, landing, email, password);
     if (landing.kind === 'page' && landing.html.includes('/consent"')) landing = await browser.submit(formWithAction(landing.html, '/consent'), { decision: 'allow' });
     if (landing.kind !== 'redirect') throw new Error(`sign-in did not finish:\n${landing.html.slice(0, 1500)}`);
@@ -116,6 +116,27 @@ describe.each(PROVIDERS)('the account page on %s', (provider) => {
     expect((await first.browser.get(accountUrl())).status).toBe(200);
     const ended = await auditRows(gh, 'session.ended', { subject: user.id }, 2);
     expect(ended.map((row) => (row.details as { reason: string }).reason)).toEqual(['account_page', 'account_page_others']);
+  });
+
+  test("a signed-out session's tokens stop working, unless they were for offline access", async () => {
+    const user = await registerUser(gh);
+    const here = await signedIn(user.email);
+    const online = await signedIn(user.email, PASSWORD, 'openid email');
+    expect((await userinfo(gh, online.tokens.access_token)).status).toBe(200);
+    const offlineAccess = here.tokens.access_token;
+    const others = formWithAction((await accountPage(here.browser)).html, '/account/sessions/sign-out-others');
+    expectPage(await here.browser.submit(others));
+    expect((await userinfo(gh, online.tokens.access_token)).status).toBe(401);
+    // As a logout does: the session's grant stays (consent), its stored tokens go, and JWT access
+    // tokens it issued until now are inactive at introspection (a cutoff for the grant).
+    const grants = await gh.db.prisma.grant.findMany({ where: { accountId: user.id } });
+    expect(grants).toHaveLength(2);
+    const cutoffs = await gh.db.prisma.grantAccessTokenCutoff.findMany({ where: { grantId: { in: grants.map((g) => g.id) } } });
+    expect(cutoffs).toHaveLength(1);
+    expect(await gh.db.prisma.accessToken.count({ where: { grantId: cutoffs[0]!.grantId } })).toBe(0);
+    // This session's own tokens (offline_access) are untouched.
+    expect((await userinfo(gh, offlineAccess)).status).toBe(200);
+    expect((await tokenRequest(gh, client, { grant_type: 'refresh_token', refresh_token: here.tokens.refresh_token })).status).toBe(200);
   });
 
   test("another person's sign-out form, posted from an attacker's session, signs nobody out", async () => {
