@@ -161,7 +161,7 @@ export async function createGatehouse(config: GatehouseConfig, logger: Logger, o
       ...(config.passwordReset.enabled ? [passwordResetRoutes(selfService)] : []),
       emailVerificationRoutes(selfService),
       signUpRoutes({ ...selfService, signUpLimiter: limiterFor('login-ip') }),
-      accountRoutes({ ...selfService, provider: currentProvider }),
+      accountRoutes({ ...selfService, provider: currentProvider, passwordLimiter: limiterFor('login-ip-account') }),
     ];
     const app = createApp({
       config,

@@ -1,12 +1,14 @@
 // The account page's forms. Each is posted with the CSRF token of its form and the person's
 // session (routes.ts checks both first), validated with zod, and ends in a 303 back to the page
 // (RFC 9110 §15.4.4) or the page again with the section's error. Every change is audited.
+import { createHash } from 'node:crypto';
 import type { Context } from 'koa';
 import { z } from 'zod';
 import { passwordProblem } from '../accounts/passwords.js';
-import { emailSchema, setPassword, updateUserProfile } from '../accounts/users.js';
+import { emailSchema, normalizeEmail, setPassword, updateUserProfile } from '../accounts/users.js';
 import { sendEmailChangeConfirmation, sendVerificationEmail } from '../email-verification/send.js';
 import { ACCOUNT_PATH } from '../http/endpoints.js';
+import { clientAddressKey, setRateLimitHeaders } from '../http/rate-limit.js';
 import { spendMailBudget } from '../mail/mail-budget.js';
 import { signOutSessions, listPersonSessions } from '../oidc/sessions.js';
 import { revokeUserGrants } from '../oidc/user-grants.js';
@@ -37,11 +39,36 @@ function refuse(ctx: Context, deps: AccountPageDeps, person: SignedInPerson, for
   return renderAccountPage(ctx, deps, person, { errors: { [form]: message }, status });
 }
 
-/** The person's password, with the cost of a check (argon2) every time. */
-async function currentPasswordMatches(deps: AccountPageDeps, userId: string, password: string): Promise<{ ok: boolean; passwordHash: string }> {
-  const row = await deps.prisma.user.findUnique({ where: { id: userId }, select: { passwordHash: true } });
-  if (!row) return { ok: await deps.hasher.verifyDummy(password), passwordHash: '' };
-  return { ok: await deps.hasher.verify(row.passwordHash, password), passwordHash: row.passwordHash };
+type PasswordCheck = { ok: true; passwordHash: string } | { ok: false; limited: boolean };
+
+/**
+ * The person's current password. Wrong ones spend the budget failed sign-ins spend for this
+ * address and account (login-ip-account), so a borrowed session cannot guess it without bound;
+ * a right one gives its point back, as at sign-in.
+ */
+async function currentPasswordMatches(ctx: Context, deps: AccountPageDeps, person: SignedInPerson, password: string): Promise<PasswordCheck> {
+  const key = `${clientAddressKey(ctx.ip)}|${createHash('sha256').update(normalizeEmail(person.user.email)).digest('base64url')}`;
+  const budget = await deps.passwordLimiter.consume(key);
+  setRateLimitHeaders(ctx, budget);
+  if (!budget.allowed) return { ok: false, limited: true };
+  const row = await deps.prisma.user.findUnique({ where: { id: person.user.id }, select: { passwordHash: true } });
+  const ok = row ? await deps.hasher.verify(row.passwordHash, password) : await deps.hasher.verifyDummy(password);
+  if (!ok || !row) return { ok: false, limited: false };
+  await deps.passwordLimiter.refund(key);
+  return { ok: true, passwordHash: row.passwordHash };
+}
+
+async function wrongPassword(ctx: Context, deps: AccountPageDeps, person: SignedInPerson, form: AccountForm, check: { limited: boolean }, change: string): Promise<void> {
+  await deps.audit({
+    type: 'password.change_failed',
+    outcome: 'failure',
+    subject: person.user.id,
+    ip: ctx.ip,
+    details: { reason: check.limited ? 'rate_limited' : 'wrong_password', change },
+  });
+  return check.limited
+    ? refuse(ctx, deps, person, form, 'Too many wrong passwords from your network. Try again later.', 429)
+    : refuse(ctx, deps, person, form, 'Your current password is not right.');
 }
 
 export const changeName: AccountChange = async (ctx, deps, person) => {
@@ -55,11 +82,8 @@ export const changeName: AccountChange = async (ctx, deps, person) => {
 
 export const changePassword: AccountChange = async (ctx, deps, person) => {
   const form = await readAccountForm(ctx, deps, person, 'password', { current_password: z.string().max(1024), new_password: z.string().max(1024) });
-  const current = await currentPasswordMatches(deps, person.user.id, form.current_password);
-  if (!current.ok) {
-    await deps.audit({ type: 'password.change_failed', outcome: 'failure', subject: person.user.id, ip: ctx.ip, details: { reason: 'wrong_password' } });
-    return refuse(ctx, deps, person, 'password', 'Your current password is not right.');
-  }
+  const current = await currentPasswordMatches(ctx, deps, person, form.current_password);
+  if (!current.ok) return wrongPassword(ctx, deps, person, 'password', current, 'password');
   const problem = passwordProblem(form.new_password);
   if (problem) return refuse(ctx, deps, person, 'password', `The new password ${problem}.`);
   // A new hash voids every emailed link made before (src/accounts/account-tokens.ts).
@@ -70,11 +94,8 @@ export const changePassword: AccountChange = async (ctx, deps, person) => {
 
 export const changeEmail: AccountChange = async (ctx, deps, person) => {
   const form = await readAccountForm(ctx, deps, person, 'email', { new_email: z.string().max(1000), current_password: z.string().max(1024) });
-  const current = await currentPasswordMatches(deps, person.user.id, form.current_password);
-  if (!current.ok) {
-    await deps.audit({ type: 'password.change_failed', outcome: 'failure', subject: person.user.id, ip: ctx.ip, details: { reason: 'wrong_password', change: 'email' } });
-    return refuse(ctx, deps, person, 'email', 'Your current password is not right.');
-  }
+  const current = await currentPasswordMatches(ctx, deps, person, form.current_password);
+  if (!current.ok) return wrongPassword(ctx, deps, person, 'email', current, 'email');
   const email = emailSchema.safeParse(form.new_email);
   if (!email.success) return refuse(ctx, deps, person, 'email', 'Enter a valid email address.');
   if (email.data === person.user.email) return refuse(ctx, deps, person, 'email', 'That is already your email address.');

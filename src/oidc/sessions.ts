@@ -11,11 +11,11 @@
 // revokeGrantPolicy), and JWT access tokens issued until now become inactive (a cutoff, as
 // src/oidc/jwt-access-tokens.ts records when oidc-provider revokes a grant's tokens).
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
 import type { AuditWriter } from '../audit/audit.js';
 import { MAX_TOKEN_TTL_SECONDS } from '../config.js';
 import type { Db } from '../db/client.js';
 import { isUniqueViolation } from '../db/unique-violation.js';
+import { storedSessionFacts } from './provider-internals.js';
 
 /**
  * A session's id is also its cookie's value, so pages never show it: they name a session by this
@@ -27,18 +27,9 @@ function sessionHandle(sessionId: string): string {
 
 export type PersonSession = { id: string; handle: string; loginAt: Date | null; createdAt: Date; expiresAt: Date | null };
 
-const sessionPayload = z
-  .object({
-    loginTs: z.number().int().optional(),
-    authorizations: z.record(z.string(), z.object({ grantId: z.string().optional(), persistsLogout: z.boolean().optional() }).loose()).optional(),
-  })
-  .loose();
-
 /** The grants whose tokens end with the session (not offline_access ones). */
 function sessionBoundGrants(payload: unknown): string[] {
-  const parsed = sessionPayload.safeParse(payload);
-  if (!parsed.success) return [];
-  return Object.values(parsed.data.authorizations ?? {}).flatMap((a) => (a.grantId && !a.persistsLogout ? [a.grantId] : []));
+  return storedSessionFacts(payload).grants.flatMap((g) => (g.persistsLogout ? [] : [g.grantId]));
 }
 
 async function revokeGrantTokens(prisma: Db, grantIds: string[], now: Date): Promise<void> {
@@ -63,8 +54,7 @@ export async function listPersonSessions(prisma: Db, accountId: string, now = ne
     orderBy: [{ createdAt: 'desc' }, { id: 'asc' }],
   });
   return rows.map((row) => {
-    const payload = sessionPayload.safeParse(row.payload);
-    const loginTs = payload.success ? payload.data.loginTs : undefined;
+    const { loginTs } = storedSessionFacts(row.payload);
     return { id: row.id, handle: sessionHandle(row.id), loginAt: loginTs ? new Date(loginTs * 1000) : null, createdAt: row.createdAt, expiresAt: row.expiresAt };
   });
 }

@@ -171,6 +171,21 @@ describe.each(PROVIDERS)('the account page on %s', (provider) => {
     expect(await auditRows(gh, 'password.change_failed', { subject: user.id })).toHaveLength(1);
   });
 
+  test('wrong current passwords spend the sign-in budget per address and account: then 429, even for the right one', async () => {
+    const user = await registerUser(gh);
+    const { browser } = await signedIn(user.email);
+    const form = formWithAction((await accountPage(browser)).html, '/account/password');
+    const limit = gh.config.rateLimits['login-ip-account'].points;
+    for (let i = 0; i < limit; i++) {
+      expect(expectPage(await browser.submit(form, { current_password: `wrong guess ${i}`, new_password: 'another long enough password' })).status).toBe(400);
+    }
+    const limited = expectPage(await browser.submit(form, { current_password: PASSWORD, new_password: 'another long enough password' }));
+    expect([limited.status, limited.html.includes('Too many wrong passwords')]).toEqual([429, true]);
+    expect(limited.headers.get('ratelimit-remaining')).toBe('0');
+    const failures = await auditRows(gh, 'password.change_failed', { subject: user.id }, limit + 1);
+    expect((failures.at(-1)?.details as { reason?: string }).reason).toBe('rate_limited');
+  });
+
   test('every form needs its own token of this session', async () => {
     const user = await registerUser(gh);
     const { browser } = await signedIn(user.email);

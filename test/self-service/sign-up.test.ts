@@ -156,3 +156,21 @@ describe.each(PROVIDERS)('without SMTP_URL and with SIGNUP off on %s', (provider
     expect(expectPage(await browser.get(link!)).html).toContain('Choose a new password');
   });
 });
+
+describe.each(PROVIDERS)('sign-up attempts spend the sign-in limit per IP address on %s', (provider) => {
+  const gh = useGatehouse(provider, { SIGNUP: 'open', LOGIN_IP_LIMIT: '2' });
+
+  test('the third sign-up from one address in the window is refused with 429', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const browser = new TestBrowser(gh);
+      const page = expectPage(await browser.get(`${gh.config.issuer}/sign-up`));
+      const answer = expectPage(await browser.submit(formWithAction(page.html, '/sign-up'), { name: 'Bot', email: `bot-${i}-${randomToken().toLowerCase()}@example.com`, password: PASSWORD }));
+      statuses.push(answer.status);
+    }
+    expect(statuses).toEqual([200, 200, 429]);
+    expect(await gh.db.prisma.selfSignUp.count()).toBe(2);
+    const [refused] = await auditRows(gh, 'signup.refused');
+    expect(refused?.details).toMatchObject({ reason: 'rate_limited' });
+  });
+});
