@@ -113,6 +113,7 @@ export function createMailer(
       rendered = renderMail(message.template, message.data);
     } catch (error) {
       logger.error({ err: describe(error), purpose: message.purpose }, 'mail could not be rendered');
+      await audit({ type: 'mail.failed', outcome: 'failure', subject: message.userId ?? null, details: { purpose: message.purpose, attempts: 0, reason: 'template' } });
       return false;
     }
     let lastError: unknown;
