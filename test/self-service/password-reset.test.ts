@@ -258,6 +258,25 @@ describe.each(PROVIDERS)('password reset on %s', (provider) => {
     expect(page.headers.get('ratelimit-remaining')).toBe('0');
   });
 
+  test('bad input gets a friendly page, never a 500', async () => {
+    const post = (path: string, body: string, type = 'application/x-www-form-urlencoded') =>
+      fetch(`${gh.config.issuer}${path}`, { method: 'POST', headers: { 'content-type': type, accept: 'text/html' }, body });
+    for (const path of ['/password-reset', '/password-reset/confirm', '/email-verification/confirm', '/account/name']) {
+      const statuses = [
+        (await post(path, '{"email":"x"}', 'application/json')).status,
+        (await post(path, 'email=a&email=b&token=t&token=u')).status,
+        (await post(path, `email=${'x'.repeat(10_000)}`)).status,
+        (await post(path, 'unexpected=1&token=%ZZ')).status,
+      ];
+      for (const status of statuses) expect([path, status >= 400 && status < 500]).toEqual([path, true]);
+    }
+    for (const query of ['', '?token=', '?token=%00', `?token=${'a'.repeat(300)}`, '?token=a&token=b&interaction=../../x']) {
+      const res = await fetch(`${gh.config.issuer}/password-reset/confirm${query}`, { headers: { accept: 'text/html' } });
+      // A NUL is refused before any handler (src/http/control-characters.ts); the rest reach the page.
+      expect([query, res.status, (await res.text()).includes(query.includes('%00') ? 'That did not work' : 'This link cannot be used')]).toEqual([query, 400, true]);
+    }
+  });
+
   test('the forms refuse a post without their CSRF token', async () => {
     const res = await fetch(`${gh.config.issuer}/password-reset`, {
       method: 'POST',
