@@ -20,10 +20,10 @@ module.exports = {
     {
       name: 'infrastructure-below-features',
       comment:
-        'Shared infrastructure (db, keys, audit, http, pages, metrics, util, config, logger) never imports a feature folder.',
+        'Shared infrastructure (db, keys, audit, http, pages, metrics, util, mail, config, logger) never imports a feature folder.',
       severity: 'error',
-      from: { path: '^src/(db|keys|audit|http|pages|metrics|util)/|^src/(config|logger)\\.ts$' },
-      to: { path: '^src/(accounts|clients|oidc|sign-in|device|cli|webhooks|backchannel-logout)/' },
+      from: { path: '^src/(db|keys|audit|http|pages|metrics|util|mail)/|^src/(config|logger)\\.ts$' },
+      to: { path: '^src/(accounts|clients|oidc|sign-in|device|cli|webhooks|backchannel-logout|password-reset|email-verification|sign-up|account)/' },
     },
     {
       name: 'pages-are-a-leaf',

@@ -166,6 +166,27 @@ const envSchema = z.object({
   WEBHOOK_RETRY_PERIOD: duration(60, 7 * 86_400).default(86_400),
   WEBHOOK_POLL_INTERVAL: duration(1, 60).default(1),
   WEBHOOK_FAILING_AFTER: positiveInt(1000).default(10),
+  // Email delivery (src/mail). Unset outside production: messages are written as .eml files
+  // under DATA_DIR and their links logged, so a laptop needs no mail server.
+  SMTP_URL: z.string().regex(/^smtps?:\/\/[^\s]+$/, 'must start with smtp:// or smtps://').optional(),
+  MAIL_FROM: z.string().min(3).max(320).optional(),
+  // Password reset (src/password-reset): on by default wherever mail can be delivered.
+  PASSWORD_RESET: flag.optional(),
+  PASSWORD_RESET_TTL: duration(60, 86_400).default(30 * 60),
+  // Whether a reset also ends the person's sessions and revokes their refresh tokens.
+  PASSWORD_RESET_REVOKES_SESSIONS: flag.default(true),
+  EMAIL_VERIFICATION_TTL: duration(60, 30 * 86_400).default(86_400),
+  // Sign-up (src/sign-up): off, open, or the email domains allowed (comma-separated).
+  SIGNUP: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .regex(/^(off|open|[a-z0-9.-]+\.[a-z0-9-]+(\s*,\s*[a-z0-9.-]+\.[a-z0-9-]+)*)$/, 'must be off, open or a comma-separated list of email domains')
+    .default('off'),
+  // Emails asked for (reset, verification) per client IP address, and per address, per window.
+  MAIL_IP_LIMIT: positiveInt(100_000).default(20),
+  MAIL_ACCOUNT_LIMIT: positiveInt(1000).default(3),
+  MAIL_WINDOW: duration(1, 86_400).default(3600),
 });
 
 /**
@@ -189,7 +210,11 @@ export type RateLimitPolicy =
   /** Wrong device user codes per client IP address. */
   | 'device-code-ip'
   /** Wrong device user codes per browser session. */
-  | 'device-code-session';
+  | 'device-code-session'
+  /** Emails asked for (password reset, verification, sign-up) per client IP address. */
+  | 'mail-ip'
+  /** Emails asked for per address (the hashed email), from anywhere. */
+  | 'mail-account';
 
 /** `points` requests per fixed window of `windowSeconds`. */
 export type RateLimit = { points: number; windowSeconds: number };
@@ -249,6 +274,16 @@ export type GatehouseConfig = {
     pollIntervalSeconds: number;
     failingAfter: number;
   };
+  mail: {
+    /** Unset: messages are written as .eml files under dataDir/mail (never in production). */
+    smtpUrl: string | undefined;
+    from: string;
+  };
+  /** Whether mail can be delivered: an SMTP server, or the .eml files outside production. */
+  mailAvailable: boolean;
+  passwordReset: { enabled: boolean; ttlSeconds: number; revokesSessions: boolean };
+  emailVerification: { ttlSeconds: number };
+  signUp: { mode: 'off' | 'open' | 'domains'; domains: string[] };
 };
 
 /** Every variable the configuration reads (README's table and .env.example list them all). */
@@ -289,6 +324,11 @@ export function parseConfig(env: Env): ConfigResult {
       problems.push('KEY_ENCRYPTION_SECRET: is required in production (it is never generated there)');
     }
   }
+  // Mail features without a mail server in production would tell people a message is on its
+  // way that never leaves the machine.
+  const mailAvailable = e.SMTP_URL !== undefined || e.NODE_ENV !== 'production';
+  if (!mailAvailable && e.PASSWORD_RESET === true) problems.push('PASSWORD_RESET: needs SMTP_URL in production');
+  if (!mailAvailable && e.SIGNUP !== 'off') problems.push('SIGNUP: needs SMTP_URL in production (new accounts verify their email)');
   if (e.REFRESH_TOKEN_IDLE_TTL > e.REFRESH_TOKEN_ABSOLUTE_TTL) {
     problems.push('REFRESH_TOKEN_IDLE_TTL: must not exceed REFRESH_TOKEN_ABSOLUTE_TTL');
   }
@@ -348,6 +388,8 @@ export function parseConfig(env: Env): ConfigResult {
         // One window for both user-code budgets (DEVICE_CODE_ENTRY_WINDOW).
         'device-code-ip': { points: e.DEVICE_CODE_ENTRY_IP_LIMIT, windowSeconds: e.DEVICE_CODE_ENTRY_WINDOW },
         'device-code-session': { points: e.DEVICE_CODE_ENTRY_LIMIT, windowSeconds: e.DEVICE_CODE_ENTRY_WINDOW },
+        'mail-ip': { points: e.MAIL_IP_LIMIT, windowSeconds: e.MAIL_WINDOW },
+        'mail-account': { points: e.MAIL_ACCOUNT_LIMIT, windowSeconds: e.MAIL_WINDOW },
       },
       keys: { activationDelaySeconds: e.KEY_ACTIVATION_DELAY, refreshIntervalSeconds: e.KEY_REFRESH_INTERVAL },
       clientCacheTtlSeconds: e.CLIENT_CACHE_TTL,
@@ -361,6 +403,14 @@ export function parseConfig(env: Env): ConfigResult {
         pollIntervalSeconds: e.WEBHOOK_POLL_INTERVAL,
         failingAfter: e.WEBHOOK_FAILING_AFTER,
       },
+      mail: { smtpUrl: e.SMTP_URL, from: e.MAIL_FROM ?? `Gatehouse <no-reply@${issuerUrl.hostname.replace(/^\[|\]$/g, '')}>` },
+      mailAvailable,
+      passwordReset: { enabled: e.PASSWORD_RESET ?? mailAvailable, ttlSeconds: e.PASSWORD_RESET_TTL, revokesSessions: e.PASSWORD_RESET_REVOKES_SESSIONS },
+      emailVerification: { ttlSeconds: e.EMAIL_VERIFICATION_TTL },
+      signUp:
+        e.SIGNUP === 'off' || e.SIGNUP === 'open'
+          ? { mode: e.SIGNUP, domains: [] }
+          : { mode: 'domains', domains: e.SIGNUP.split(',').map((d) => d.trim()) },
     },
   };
 }

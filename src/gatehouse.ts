@@ -36,6 +36,13 @@ import { currentKeySigner } from './keys/sign-jwt.js';
 import { outboxBacklog, webhookOutbox } from './webhooks/outbox.js';
 import { webhookRenderer } from './webhooks/render.js';
 import { startOutboxWorker, type OutboxWorker } from './webhooks/worker.js';
+import { createMailer, type Mailer } from './mail/mailer.js';
+import { createPageCsrf } from './pages/page-csrf.js';
+import { createPasswordHasher } from './accounts/passwords.js';
+import { passwordResetRoutes } from './password-reset/routes.js';
+import { emailVerificationRoutes } from './email-verification/routes.js';
+import { signUpRoutes } from './sign-up/routes.js';
+import { accountRoutes } from './account/routes.js';
 
 export type Gatehouse = {
   config: GatehouseConfig;
@@ -53,6 +60,8 @@ export type Gatehouse = {
   audit: AuditWriter;
   /** Sends webhooks and logout tokens from the outbox (src/webhooks); stopped at shutdown. */
   outbox: OutboxWorker;
+  /** Email delivery (queued, retried off the request path); closed at shutdown. */
+  mailer: Mailer;
 };
 
 export class StartupError extends Error {
@@ -147,13 +156,28 @@ export async function createGatehouse(config: GatehouseConfig, logger: Logger, o
     const buildProvider = (signingKeys: ProviderJwk[]): Provider => createProvider(config, providerFeatures(features, lasting, signingKeys));
     let provider = buildProvider(jwks);
     const currentProvider = () => provider;
+    const mailer = createMailer(config, logger, audit);
+    // Self-service pages (issue 20): forms outside interactions get their own CSRF binding.
+    const selfService = {
+      ...features,
+      mailer,
+      csrf: createPageCsrf(cookieKeys),
+      hasher: createPasswordHasher(),
+      mailLimiters: { perIp: limiterFor('mail-ip'), perAddress: limiterFor('mail-account') },
+    };
+    const selfServiceRouters = [
+      ...(config.passwordReset.enabled ? [passwordResetRoutes(selfService)] : []),
+      emailVerificationRoutes(selfService),
+      signUpRoutes({ ...selfService, signUpLimiter: limiterFor('login-ip') }),
+      accountRoutes({ ...selfService, provider: currentProvider, passwordLimiter: limiterFor('login-ip-account') }),
+    ];
     const app = createApp({
       config,
       provider: currentProvider,
       logger,
       cookieKeys,
       isReady: () => isDatabaseReachable(db),
-      routers: [interactionRoutes(currentProvider, features, [deviceConfirmationPage])],
+      routers: [interactionRoutes(currentProvider, features, [deviceConfirmationPage]), ...selfServiceRouters],
       endpoints: endpointsOf(provider, config.issuer),
       metrics,
       audit,
@@ -186,7 +210,7 @@ export async function createGatehouse(config: GatehouseConfig, logger: Logger, o
       },
       onError: (err) => logger.warn({ err }, 'signing key refresh failed'),
     });
-    return { config, db, provider: currentProvider, app, background: sweeper ? [sweeper, keyWatcher] : [keyWatcher], rateLimits, metrics, audit, outbox };
+    return { config, db, provider: currentProvider, app, background: sweeper ? [sweeper, keyWatcher] : [keyWatcher], rateLimits, metrics, audit, outbox, mailer };
   } catch (error) {
     await rateLimits?.close();
     await db.close();
@@ -232,6 +256,9 @@ export async function listen(gatehouse: Gatehouse, logger: Logger): Promise<Runn
       clearTimeout(timeout);
       await gatehouse.rateLimits.close();
       await gatehouse.outbox.stop();
+      // Messages still waiting for a retry are given up (and audited) rather than hold the shutdown.
+      gatehouse.mailer.close();
+      await gatehouse.mailer.drain();
       await gatehouse.audit.drain?.();
       await gatehouse.db.close();
     })());

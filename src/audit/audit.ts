@@ -44,6 +44,20 @@ export const AUDIT_EVENT_TYPES = [
   'webhook.deleted',
   'webhook.secret_rotated',
   'webhook.endpoint_failing',
+  'mail.failed',
+  'password_reset.requested',
+  'password_reset.completed',
+  'password_reset.refused',
+  'email.verification_sent',
+  'email.verified',
+  'email.verification_refused',
+  'email_change.requested',
+  'email_change.completed',
+  'signup.created',
+  'signup.refused',
+  'session.ended',
+  'password.changed',
+  'password.change_failed',
 ] as const;
 
 type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];

@@ -41,6 +41,9 @@ export async function sweepExpiredRows(prisma: Db, auditRetentionSeconds: number
   if (revoked) removed.RevokedAccessToken = revoked;
   const { count: cutoffs } = await prisma.grantAccessTokenCutoff.deleteMany({ where: { expiresAt: { lt: now } } });
   if (cutoffs) removed.GrantAccessTokenCutoff = cutoffs;
+  // Emailed links (password reset, verification) are refused once expired; their rows go too.
+  const { count: links } = await prisma.accountToken.deleteMany({ where: { expiresAt: { lt: now } } });
+  if (links) removed.AccountToken = links;
   return removed;
 }
 

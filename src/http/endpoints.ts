@@ -10,6 +10,13 @@ import { providerRoutesOf, type ProviderRoutes } from './provider-routes.js';
 /** Where oidc-provider sends the browser for a prompt (interactions.url); our routes live below it. */
 export const INTERACTION_PATH = '/interaction';
 
+/** Self-service pages (issue 20), each served by its feature folder; login.eta links to the first two. */
+export const PASSWORD_RESET_PATH = '/password-reset';
+export const SIGN_UP_PATH = '/sign-up';
+export const EMAIL_VERIFICATION_PATH = '/email-verification';
+export const ACCOUNT_PATH = '/account';
+const SELF_SERVICE_PATHS = [PASSWORD_RESET_PATH, SIGN_UP_PATH, EMAIL_VERIFICATION_PATH, ACCOUNT_PATH];
+
 /** oidc-provider routes a person's browser is sent to; every other one answers software in JSON. */
 const BROWSER_ROUTES = new Set([
   'authorization',
@@ -34,15 +41,20 @@ export function endpointsOf(provider: Provider, issuer: string): Endpoints {
   const providerRoutes = providerRoutesOf(provider, issuer);
   // @koa/router matches our routes without regard to case (its default).
   const interactions = `${INTERACTION_PATH}/`.toLowerCase();
+  const selfService = (path: string): string | undefined => {
+    const lower = path.toLowerCase();
+    const prefix = SELF_SERVICE_PATHS.find((p) => lower === p || lower.startsWith(`${p}/`));
+    return prefix?.slice(1);
+  };
   const routeOf = (path: string): string | undefined =>
-    providerRoutes.match(path)?.name ?? (path.toLowerCase().startsWith(interactions) ? 'interaction' : undefined);
+    providerRoutes.match(path)?.name ?? (path.toLowerCase().startsWith(interactions) ? 'interaction' : selfService(path));
 
   return {
     routeOf,
     providerRoutes,
     formatOf(ctx) {
       const route = routeOf(ctx.path);
-      if (route === 'interaction' || (route && BROWSER_ROUTES.has(route))) return 'page';
+      if (route === 'interaction' || (route && (BROWSER_ROUTES.has(route) || selfService(ctx.path)))) return 'page';
       if (route) return 'oauth';
       return ctx.accepts('json', 'html') === 'html' ? 'page' : 'oauth';
     },

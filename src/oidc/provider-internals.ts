@@ -6,6 +6,7 @@
 // lib/shared/client_auth.js are files of node_modules/oidc-provider.
 import { createHash } from 'node:crypto';
 import Provider from 'oidc-provider';
+import { z } from 'zod';
 import type { AuthorizationCode, Client, KoaContextWithOIDC, errors } from 'oidc-provider';
 
 /** The request being served, from oidc-provider's AsyncLocalStorage (Provider.ctx); undefined outside one. */
@@ -190,5 +191,35 @@ export function replaceBackchannelLogout(provider: Provider, queue: (clientId: s
     sid?: string,
   ) {
     await queue(this.clientId, sub, sid);
+  };
+}
+
+/** What a stored Session payload (the adapter's `payload` column) says, for the account page and sign-out. */
+export type StoredSessionFacts = {
+  /** lib/models/session.js: seconds since the epoch of the sign-in. */
+  loginTs: number | undefined;
+  /**
+   * lib/models/session.js `authorizations`: per client, the grant made through this session, and
+   * persistsLogout (set by lib/helpers/process_response_types.js when offline_access was granted),
+   * which lib/actions/end_session.js reads to keep that grant's tokens at logout.
+   */
+  grants: { clientId: string; grantId: string; persistsLogout: boolean }[];
+};
+
+const storedSession = z
+  .object({
+    loginTs: z.number().int().optional(),
+    authorizations: z.record(z.string(), z.object({ grantId: z.string().optional(), persistsLogout: z.boolean().optional() }).loose()).optional(),
+  })
+  .loose();
+
+export function storedSessionFacts(payload: unknown): StoredSessionFacts {
+  const parsed = storedSession.safeParse(payload);
+  if (!parsed.success) return { loginTs: undefined, grants: [] };
+  return {
+    loginTs: parsed.data.loginTs,
+    grants: Object.entries(parsed.data.authorizations ?? {}).flatMap(([clientId, a]) =>
+      a.grantId ? [{ clientId, grantId: a.grantId, persistsLogout: a.persistsLogout === true }] : [],
+    ),
   };
 }

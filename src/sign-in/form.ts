@@ -3,6 +3,7 @@
 // schema that refuses unknown ones (nothing the handler did not expect reaches it).
 import type { Context } from 'koa';
 import type { z } from 'zod';
+import { FORM_UNREADABLE_PAGE, sendErrorPage } from '../pages/pages.js';
 
 /** Ample for our forms (an email, a password of 128 characters, a token) even fully escaped. */
 const FORM_BODY_LIMIT_BYTES = 8 * 1024;
@@ -55,4 +56,14 @@ export async function readForm<S extends z.ZodType>(ctx: Context, schema: S, lim
   const parsed = schema.safeParse(fields);
   if (!parsed.success) throw new FormError('invalid', 400);
   return parsed.data;
+}
+
+/** For routers outside sign-in: a form that cannot be read gets the friendly page with its status (413, 415, 400). */
+export async function friendlyFormErrors(ctx: Context, next: () => Promise<unknown>): Promise<void> {
+  try {
+    await next();
+  } catch (error) {
+    if (error instanceof FormError) return sendErrorPage(ctx, { ...FORM_UNREADABLE_PAGE, status: error.status });
+    throw error;
+  }
 }

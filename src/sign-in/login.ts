@@ -7,7 +7,9 @@ import { createHash } from 'node:crypto';
 import type { Context } from 'koa';
 import { z } from 'zod';
 import { authenticate } from '../accounts/authenticate.js';
+import { mustVerifyEmailFirst } from '../accounts/self-sign-up.js';
 import { EMAIL_MAX_LENGTH, normalizeEmail } from '../accounts/users.js';
+import { PASSWORD_RESET_PATH, SIGN_UP_PATH } from '../http/endpoints.js';
 import { clientAddressKey, setRateLimitHeaders, type RateLimitResult } from '../http/rate-limit.js';
 import { finishInteraction, type LoadedInteraction } from './interaction.js';
 import { readForm } from './form.js';
@@ -50,6 +52,9 @@ async function showLogin(ctx: Context, deps: InteractionDeps, interaction: Loade
       abortAction: `/interaction/${uid}/abort`,
       csrf: deps.csrf.token('login', uid),
       abortCsrf: deps.csrf.token('abort', uid),
+      // Self-service links (issue 20), shown when the feature is on; they carry the interaction back.
+      forgotPasswordHref: deps.config.passwordReset.enabled ? `${PASSWORD_RESET_PATH}?interaction=${encodeURIComponent(uid)}` : undefined,
+      signUpHref: deps.config.signUp.mode !== 'off' ? `${SIGN_UP_PATH}?interaction=${encodeURIComponent(uid)}` : undefined,
     },
     { status: view.status ?? 200, formTargets: [interaction.params.redirect_uri] },
   );
@@ -128,6 +133,11 @@ export async function submitLogin(ctx: Context, deps: InteractionDeps, interacti
   }
 
   await Promise.all([deps.loginLimiter.refund(ipKey), deps.loginAccountLimiter.refund(accountKey)]);
+  if (await mustVerifyEmailFirst(deps.prisma, result.userId)) {
+    // A self-created account proves its address before it can sign in to an application (issue 20.4).
+    await deps.audit({ type: 'login.failure', outcome: 'failure', subject: result.userId, clientId: interaction.params.client_id, ip: ctx.ip, details: { reason: 'email_unverified' } });
+    return showLogin(ctx, deps, interaction, { email, error: 'Confirm your email address first: follow the link we sent you, then sign in.', status: 403 });
+  }
   await deps.audit({
     type: 'login.success',
     outcome: 'success',

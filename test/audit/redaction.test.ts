@@ -28,11 +28,13 @@ import {
 } from '../support/signin.js';
 import { assertionKey, clientAssertion, JWT_BEARER } from '../support/client-assertion.js';
 import { basicAuth, endpoints, postForm } from '../support/oauth-http.js';
+import { linkIn, startSmtp, type TestSmtp } from '../support/smtp.js';
 
 const ORDERS = 'https://api.example.com/orders';
 
 describe.each(PROVIDERS)('nothing secret is logged or audited (%s)', (provider) => {
   let gh: TestGatehouse;
+  let smtp: TestSmtp;
   const redisPassword = `redis-password-${randomUUID()}`;
   const used = new Map<string, string>();
   /** Remembers a value the flows used, by what it is, for the search at the end. */
@@ -49,7 +51,11 @@ describe.each(PROVIDERS)('nothing secret is logged or audited (%s)', (provider) 
   };
 
   beforeAll(async () => {
+    smtp = await startSmtp();
     gh = await startGatehouse(provider, {
+      // Self-service mail goes to a real SMTP server whose password is in SMTP_URL.
+      SMTP_URL: smtp.url,
+      SIGNUP: 'open',
       LOG_LEVEL: 'trace',
       LOGIN_LOCKOUT_THRESHOLD: '2',
       LOGIN_IP_LIMIT: '6',
@@ -58,9 +64,11 @@ describe.each(PROVIDERS)('nothing secret is logged or audited (%s)', (provider) 
     });
     secret('key-encryption secret', TEST_KEY_ENCRYPTION_SECRET);
     secret('Redis password', redisPassword);
+    secret('SMTP password', smtp.password);
   });
   afterAll(async () => {
     await gh.close();
+    await smtp.close();
   });
 
   test('every flow, then a search of all log output and audit rows', async () => {
@@ -103,6 +111,31 @@ describe.each(PROVIDERS)('nothing secret is logged or audited (%s)', (provider) 
     // Revocation (the replays above already revoked what the token belonged to).
     expect((await postForm(url.revocation, { token: refreshed.body.refresh_token as string }, { authorization: clientAuth })).status).toBe(200);
 
+    // Account self-service (issue 20): the account page (password, email change, verification),
+    // each with its emailed link; a reset and a sign-up follow the logout below.
+    const confirmLink = async (to: string, path: string) => {
+      const link = linkIn(await smtp.nextTo(to), path);
+      secret(`emailed ${path} token`, link.searchParams.get('token'));
+      return link;
+    };
+    const accountPage = async () => expectPage(await browser.get(`${gh.config.issuer}/account`)).html;
+    const changedPassword = secret('password changed on the account page', `Account-Page-Password-${randomToken()}`);
+    const passwordForm = formWithAction(await accountPage(), '/account/password');
+    secret('account page CSRF token', passwordForm.fields.csrf);
+    expectPage(await browser.submit(passwordForm, { current_password: PASSWORD, new_password: changedPassword }));
+    await gh.db.prisma.user.update({ where: { id: user.id }, data: { emailVerified: false } });
+    expectPage(await browser.submit(formWithAction(await accountPage(), '/account/verify-email')));
+    const verifyLink = await confirmLink(user.email, '/email-verification/confirm');
+    const verifyForm = formWithAction(expectPage(await browser.get(verifyLink)).html, '/email-verification/confirm');
+    secret('confirmation page CSRF token', verifyForm.fields.csrf);
+    expectPage(await browser.submit(verifyForm));
+    const movedTo = `moved-${randomToken().toLowerCase()}@example.org`;
+    expectPage(await browser.submit(formWithAction(await accountPage(), '/account/email'), { new_email: movedTo, current_password: changedPassword }));
+    const changeLink = await confirmLink(movedTo, '/email-verification/confirm');
+    expectPage(await browser.submit(formWithAction(expectPage(await browser.get(changeLink)).html, '/email-verification/confirm')));
+    await smtp.nextTo(user.email);
+    cookiesOf(browser);
+
     // Logout with an ID token hint.
     const logoutPage = expectPage(
       await browser.get(`${gh.config.issuer}/session/end?id_token_hint=${encodeURIComponent(tokens.body.id_token as string)}&post_logout_redirect_uri=${encodeURIComponent(client.postLogoutRedirectUri)}`),
@@ -110,6 +143,21 @@ describe.each(PROVIDERS)('nothing secret is logged or audited (%s)', (provider) 
     const logoutForm = formWithAction(logoutPage.html, '/session/end/confirm');
     secret('logout xsrf token', logoutForm.fields.xsrf);
     expectRedirect(await browser.post(logoutForm.action, { ...logoutForm.fields, logout: 'yes' }));
+
+    // A password reset (it ends the person's sessions, so after the logout above) and a sign-up.
+    const resetRequest = formWithAction(expectPage(await browser.get(`${gh.config.issuer}/password-reset`)).html, '/password-reset');
+    secret('reset request CSRF token', resetRequest.fields.csrf);
+    expectPage(await browser.submit(resetRequest, { email: movedTo }));
+    expectPage(await browser.submit(resetRequest, { email: `nobody-${movedTo}` }));
+    const resetLink = await confirmLink(movedTo, '/password-reset/confirm');
+    const resetPassword = secret('password set by a reset', `Reset-Password-${randomToken()}`);
+    expectPage(await browser.submit(formWithAction(expectPage(await browser.get(resetLink)).html, '/password-reset/confirm'), { password: resetPassword }));
+    const newcomer = `newcomer-${randomToken().toLowerCase()}@example.net`;
+    const signUpPassword = secret('sign-up password', `Sign-Up-Password-${randomToken()}`);
+    const signUpForm = formWithAction(expectPage(await browser.get(`${gh.config.issuer}/sign-up`)).html, '/sign-up');
+    expectPage(await browser.submit(signUpForm, { name: 'New Comer', email: newcomer, password: signUpPassword }));
+    await confirmLink(newcomer, '/email-verification/confirm');
+    cookiesOf(browser);
 
     // Client credentials with a secret (Basic and in the body) and with a signed assertion.
     await createApi(gh.db.prisma, { identifier: ORDERS, name: 'Orders', scopes: ['orders:read'] });
@@ -154,7 +202,22 @@ describe.each(PROVIDERS)('nothing secret is logged or audited (%s)', (provider) 
     expect((await attempt(user.email, PASSWORD)).status).toBe(429);
 
     // The flows left their audit trail (so the search below has something to search).
-    for (const type of ['login.success', 'login.failure', 'account.locked', 'consent.granted', 'token.issued', 'refresh.reuse_detected', 'client.auth_failed', 'logout']) {
+    for (const type of [
+      'login.success',
+      'login.failure',
+      'account.locked',
+      'consent.granted',
+      'token.issued',
+      'refresh.reuse_detected',
+      'client.auth_failed',
+      'logout',
+      'password.changed',
+      'email.verified',
+      'email_change.completed',
+      'password_reset.requested',
+      'password_reset.completed',
+      'signup.created',
+    ]) {
       expect([type, (await auditRows(gh, type)).length > 0]).toEqual([type, true]);
       expect([type, gh.logs.some((line) => line.includes(`"audit ${type}"`))]).toEqual([type, true]);
     }

@@ -25,6 +25,7 @@ import {
   signedInSession,
   signedIntrospectionResponse,
   INTROSPECTION_JWT_MEDIA_TYPE,
+  storedSessionFacts,
   wrapAuthorizationCodeConsume,
   wrapAuthorizationCodeFind,
   wrapClientFind,
@@ -383,4 +384,31 @@ test('end_session asks client.backchannelLogout(accountId, sid) of each client w
   expect(client.backchannelLogoutUri).toBe('https://app.example/bcl');
   await (client as unknown as { backchannelLogout: (sub: string, sid: string) => Promise<void> }).backchannelLogout('pinned-account', 'pinned-sid');
   expect(queued).toEqual([['pinned', 'pinned-account', 'pinned-sid']]);
+});
+
+test('storedSessionFacts reads loginTs and, per client, the grant and persistsLogout from a stored Session payload', async () => {
+  const provider = newProvider();
+  const Session = provider.Session as unknown as new (payload: object) => {
+    save(ttl: number): Promise<unknown>;
+    grantIdFor(clientId: string, grantId: string): void;
+    authorizationFor(clientId: string): { grantId?: string; persistsLogout?: boolean };
+  };
+  const session = new Session({ jti: 'pinned-facts', accountId: 'pinned-account', loginTs: 1700000001 });
+  // As lib/actions/authorization/session.js and process_response_types.js write them.
+  session.grantIdFor('app-online', 'grant-online');
+  session.grantIdFor('app-offline', 'grant-offline');
+  session.authorizationFor('app-offline').persistsLogout = true;
+  await session.save(60);
+  const stored = await provider.Session.adapter.find('pinned-facts');
+  expect(storedSessionFacts(stored)).toEqual({
+    loginTs: 1700000001,
+    grants: [
+      { clientId: 'app-online', grantId: 'grant-online', persistsLogout: false },
+      { clientId: 'app-offline', grantId: 'grant-offline', persistsLogout: true },
+    ],
+  });
+  // Where oidc-provider sets and reads persistsLogout.
+  expect(source('helpers/process_response_types.js')).toContain('.persistsLogout = true');
+  expect(source('actions/end_session.js')).toMatch(/!session\.authorizationFor\(clientId\)\.persistsLogout/);
+  expect(storedSessionFacts({ unexpected: true })).toEqual({ loginTs: undefined, grants: [] });
 });

@@ -14,6 +14,9 @@ import {
 import type { Db } from '../../db/client.js';
 import { listUserGrants, revokeUserGrants } from '../../oidc/user-grants.js';
 import { queueBackchannelLogout } from '../../backchannel-logout/queue.js';
+import { sendVerificationEmail } from '../../email-verification/send.js';
+import { createMailer } from '../../mail/mailer.js';
+import { createLogger } from '../../logger.js';
 import { leaf } from '../command.js';
 import { CliError } from '../errors.js';
 import { details, table, type Io } from '../output.js';
@@ -61,7 +64,7 @@ function withPasswordSource(command: Command): Command {
 export function registerUserCommands(program: Command, io: Io): void {
   const user = program.command('user').description('manage the people who sign in');
 
-  const create = leaf<PasswordFlags & { email?: string; name?: string; emailVerified?: boolean }>(
+  const create = leaf<PasswordFlags & { email?: string; name?: string; emailVerified?: boolean; sendVerification?: boolean }>(
     user,
     'create',
     'create a person; the password comes from a hidden prompt or --password-stdin',
@@ -70,10 +73,13 @@ export function registerUserCommands(program: Command, io: Io): void {
   withPasswordSource(create.command)
     .option('--email <email>', 'email address (their sign-in name)')
     .option('--name <name>', 'full name (the `name` claim)')
-    .option('--email-verified', 'mark the email address as verified (the `email_verified` claim)');
+    .option('--email-verified', 'mark the email address as verified (the `email_verified` claim)')
+    .option('--send-verification', 'email the person a link that verifies their address (SMTP_URL, or an .eml file under DATA_DIR)');
   create.command.addHelpText('after', '\nExample:\n  printf %s "$PASSWORD" | gatehouse user create --email ada@example.com --name "Ada Lovelace" --password-stdin');
   create.handle(async (ctx, flags) => {
     if (!flags.email) throw CliError.usage('user create: --email is required');
+    if (flags.sendVerification && flags.emailVerified) throw CliError.usage('user create: --send-verification and --email-verified exclude each other');
+    if (flags.sendVerification && !ctx.config.mailAvailable) throw CliError.usage('user create: --send-verification needs SMTP_URL in production');
     const password = await readPassword(io, flags);
     const created = await createUser(ctx.prisma, {
       email: flags.email,
@@ -82,6 +88,16 @@ export function registerUserCommands(program: Command, io: Io): void {
       ...(flags.emailVerified ? { email_verified: true } : {}),
     });
     await ctx.audit({ type: 'user.created', outcome: 'success', subject: created.id });
+    if (flags.sendVerification) {
+      // Delivery is waited for here (with its retries): the operator is told whether it left.
+      const logger = createLogger('info', process.stderr);
+      const mailer = createMailer(ctx.config, logger, ctx.audit);
+      const row = await ctx.prisma.user.findUniqueOrThrow({ where: { id: created.id }, select: { passwordHash: true } });
+      const { delivered } = await sendVerificationEmail({ config: ctx.config, prisma: ctx.prisma, mailer, audit: ctx.audit }, { id: created.id, email: created.email, passwordHash: row.passwordHash });
+      const ok = await delivered;
+      mailer.close();
+      if (!ok) throw CliError.failure(`created ${created.email}, but the verification email could not be sent (see the log above)`);
+    }
     return { json: created, text: userDetails(created) };
   });
 
