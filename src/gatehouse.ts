@@ -31,6 +31,7 @@ import { deviceConfirmationPage } from './device/confirmation.js';
 import { clientMetadataLookup } from './clients/provider-metadata.js';
 import { cachedClientLookup } from './clients/client-cache.js';
 import { createAuditWriter, type AuditWriter } from './audit/audit.js';
+import { upstreamSignIn } from './upstream/feature.js';
 
 export type Gatehouse = {
   config: GatehouseConfig;
@@ -139,13 +140,15 @@ export async function createGatehouse(config: GatehouseConfig, logger: Logger, o
     const buildProvider = (signingKeys: ProviderJwk[]): Provider => createProvider(config, providerFeatures(features, lasting, signingKeys));
     let provider = buildProvider(jwks);
     const currentProvider = () => provider;
+    const upstream = upstreamSignIn(features, currentProvider, kek, cookieKeys);
     const app = createApp({
       config,
       provider: currentProvider,
       logger,
       cookieKeys,
       isReady: () => isDatabaseReachable(db),
-      routers: [interactionRoutes(currentProvider, features, [deviceConfirmationPage])],
+      // Upstream sign-in's fixed callback path comes before the interaction pages' /:uid.
+      routers: [upstream.router, interactionRoutes(currentProvider, features, [deviceConfirmationPage], upstream.loginExtension)],
       endpoints: endpointsOf(provider, config.issuer),
       metrics,
       audit,

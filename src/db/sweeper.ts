@@ -41,6 +41,9 @@ export async function sweepExpiredRows(prisma: Db, auditRetentionSeconds: number
   if (revoked) removed.RevokedAccessToken = revoked;
   const { count: cutoffs } = await prisma.grantAccessTokenCutoff.deleteMany({ where: { expiresAt: { lt: now } } });
   if (cutoffs) removed.GrantAccessTokenCutoff = cutoffs;
+  // An upstream sign-in in progress (src/upstream/) is useless once it expired.
+  const { count: upstream } = await prisma.upstreamAuthorization.deleteMany({ where: { expiresAt: { lt: now } } });
+  if (upstream) removed.UpstreamAuthorization = upstream;
   return removed;
 }
 

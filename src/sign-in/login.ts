@@ -50,12 +50,14 @@ async function showLogin(ctx: Context, deps: InteractionDeps, interaction: Loade
       abortAction: `/interaction/${uid}/abort`,
       csrf: deps.csrf.token('login', uid),
       abortCsrf: deps.csrf.token('abort', uid),
+      upstreams: (await deps.loginExtension?.alternatives(interaction)) ?? [],
     },
     { status: view.status ?? 200, formTargets: [interaction.params.redirect_uri] },
   );
 }
 
 export async function showLoginPrompt(ctx: Context, deps: InteractionDeps, interaction: LoadedInteraction): Promise<void> {
+  if (await deps.loginExtension?.intercept(ctx, interaction)) return;
   await showLogin(ctx, deps, interaction, { email: hintedEmail(interaction) });
 }
 
