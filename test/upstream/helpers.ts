@@ -10,7 +10,7 @@ import { freePort, startGatehouse, TEST_KEY_ENCRYPTION_SECRET, type TestGatehous
 import { CookieJar } from '../support/cookie-jar.js';
 import { formWithAction, PASSWORD, randomToken, registerClient, type TestClient } from '../support/signin.js';
 
-const KEK = deriveKeyEncryptionKey(TEST_KEY_ENCRYPTION_SECRET);
+export const KEK = deriveKeyEncryptionKey(TEST_KEY_ENCRYPTION_SECRET);
 
 /** An upstream identity provider: a Gatehouse whose issuer is http://localhost:<port>. */
 export async function startUpstreamGatehouse(provider: Provider): Promise<TestGatehouse> {
@@ -18,7 +18,7 @@ export async function startUpstreamGatehouse(provider: Provider): Promise<TestGa
   return startGatehouse(provider, { PORT: String(port), ISSUER: `http://localhost:${port}` });
 }
 
-const callbackUrlOf = (broker: TestGatehouse) => `${broker.config.issuer}/interaction/upstream/callback`;
+export const callbackUrlOf = (broker: TestGatehouse) => `${broker.config.issuer}/interaction/upstream/callback`;
 
 /** The broker, registered at the upstream as a first-party web client (no consent page there). */
 async function registerBrokerAt(upstream: TestGatehouse, broker: TestGatehouse, overrides: Parameters<typeof registerClient>[1] = {}): Promise<TestClient> {
