@@ -161,12 +161,13 @@ export function classifyFailure(error: unknown): { reason: FailureReason; check:
   }
   if (error instanceof oidc.ResponseBodyError) return { reason: 'upstream_error', check: safeCode(error.error) };
   if (error instanceof UpstreamResponseError) return { reason: 'invalid_response', check: error.check };
-  const e = error as { name?: unknown; code?: unknown; cause?: { name?: unknown; code?: unknown; attribute?: unknown; claim?: unknown } } | null;
-  if (e?.name === 'TimeoutError' || e?.name === 'AbortError' || e?.cause?.name === 'TimeoutError') return { reason: 'timeout', check: 'timeout' };
-  // fetch's own failure (refused, reset, DNS): a TypeError that openid-client passes through.
-  if (error instanceof TypeError) return { reason: 'unreachable', check: 'network' };
+  const chain = causes(error);
+  if (chain.some((c) => c.name === 'TimeoutError' || c.name === 'AbortError')) return { reason: 'timeout', check: 'timeout' };
+  // fetch's own failure (refused, reset, DNS): a TypeError, possibly wrapped by openid-client.
+  if (chain.some((c) => c.name === 'TypeError')) return { reason: 'unreachable', check: 'network' };
   // An answer that is not one (a 5xx page, HTML instead of JSON): the upstream is not working.
-  if (e?.code === 'OAUTH_RESPONSE_IS_NOT_CONFORM' || e?.code === 'OAUTH_RESPONSE_IS_NOT_JSON') return { reason: 'unreachable', check: String(e.code) };
+  const code = (error as { code?: unknown }).code;
+  if (code === 'OAUTH_RESPONSE_IS_NOT_CONFORM' || code === 'OAUTH_RESPONSE_IS_NOT_JSON') return { reason: 'unreachable', check: code };
   if (error instanceof oidc.ClientError) {
     return { reason: 'invalid_response', check: safeCode(failedCheck(error)) };
   }
@@ -189,6 +190,22 @@ function failedCheck(error: oidc.ClientError): string {
           ? /"([A-Za-z_]{1,40})"/.exec(inner.message)?.[1]
           : undefined;
   return named ? `${error.code}:${named}` : String(error.code);
+}
+
+type ErrorLike = { name?: unknown; cause?: unknown };
+
+/**
+ * The error and its causes, outermost first (bounded: a cause chain could be a cycle). Read by
+ * shape, not instanceof: fetch's errors may come from another realm (a vm context).
+ */
+function causes(error: unknown): ErrorLike[] {
+  const chain: ErrorLike[] = [];
+  let current: unknown = error;
+  while (typeof current === 'object' && current !== null && chain.length < 8) {
+    chain.push(current as ErrorLike);
+    current = (current as ErrorLike).cause;
+  }
+  return chain;
 }
 
 /** An error code fit for an audit row: short, plain characters only. */
