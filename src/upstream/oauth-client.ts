@@ -202,7 +202,7 @@ function causes(error: unknown): ErrorLike[] {
   const chain: ErrorLike[] = [];
   let current: unknown = error;
   while (typeof current === 'object' && current !== null && chain.length < 8) {
-    chain.push(current as ErrorLike);
+    chain.push(current);
     current = (current as ErrorLike).cause;
   }
   return chain;
