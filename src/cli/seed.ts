@@ -12,6 +12,8 @@ import { clientIdSchema, createClient, getClient, setClientDisabled, updateClien
 import type { Db } from '../db/client.js';
 import { formatZodIssues } from '../util/validation.js';
 import type { AuditEvent } from '../audit/audit.js';
+import type { KeyEncryptionKey } from '../keys/encryption.js';
+import { createUpstream, getUpstream, updateUpstream, upstreamInputSchema, type UpstreamPatch, type UpstreamView } from '../upstream/registry.js';
 
 const seedClientSchema = clientInputObject.extend({
   client_id: clientIdSchema,
@@ -36,12 +38,15 @@ const seedOutlineSchema = z.strictObject({
   apis: z.array(z.unknown()).max(1000, 'must have at most 1000 entries').default([]),
   clients: z.array(z.unknown()).max(1000, 'must have at most 1000 entries').default([]),
   users: z.array(z.unknown()).max(10_000, 'must have at most 10000 entries').default([]),
+  /** Upstream identity providers (src/upstream/registry.ts); a client_secret is used only on creation. */
+  upstreams: z.array(z.unknown()).max(100, 'must have at most 100 entries').default([]),
 });
 
 export type SeedFile = {
   apis: z.output<typeof apiInputSchema>[];
   clients: z.output<typeof seedClientSchema>[];
   users: z.output<typeof seedUserSchema>[];
+  upstreams: z.output<typeof upstreamInputSchema>[];
 };
 
 /** Zod problems of one entry, placed in the file: `clients[2].redirect_uris[0]: ...`. */
@@ -90,11 +95,18 @@ export async function validateSeed(prisma: Db, raw: unknown): Promise<{ seed: Se
     apis: parseEntries('apis', outline.data.apis, apiInputSchema, problems),
     clients: [],
     users: parseEntries('users', outline.data.users, seedUserSchema, problems),
+    upstreams: parseEntries('upstreams', outline.data.upstreams, upstreamInputSchema, problems),
   };
   problems.push(
     ...duplicatesAt(seed.apis, (a) => a.identifier, 'apis', 'identifier'),
     ...duplicatesAt(seed.users, (u) => u.email, 'users', 'email'),
+    ...duplicatesAt(seed.upstreams, (u) => u.id, 'upstreams', 'id'),
   );
+  for (const [index, upstream] of seed.upstreams.entries()) {
+    // Identities are recorded under an upstream's id: it cannot turn into another kind.
+    const current = await getUpstream(prisma, upstream.id);
+    if (current && current.kind !== upstream.kind) problems.push(`upstreams[${index}].kind: "${upstream.id}" is already registered as ${current.kind}; its kind cannot change`);
+  }
   const fileApis = new Map(seed.apis.map((a) => [a.identifier, new Set(a.scopes)]));
   const seenClientIds = new Set<string>();
   const specs: ClientSpec[] = [];
@@ -132,7 +144,7 @@ export async function validateSeed(prisma: Db, raw: unknown): Promise<{ seed: Se
   return { seed, specs };
 }
 
-export type SeedChange = { kind: 'api' | 'client' | 'user'; id: string; action: 'created' | 'updated' | 'unchanged'; fields?: string[] };
+export type SeedChange = { kind: 'api' | 'client' | 'user' | 'upstream'; id: string; action: 'created' | 'updated' | 'unchanged'; fields?: string[] };
 export type SeedResult = { changes: SeedChange[]; secrets: Record<string, string> };
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
@@ -151,7 +163,7 @@ function changedClientFields(spec: ClientSpec, view: ClientView): string[] {
 export async function applySeed(
   prisma: Db,
   { seed, specs }: { seed: SeedFile; specs: ClientSpec[] },
-  options: { dryRun: boolean; audit: (event: AuditEvent) => Promise<void> },
+  options: { dryRun: boolean; audit: (event: AuditEvent) => Promise<void>; keyEncryptionKey?: () => KeyEncryptionKey },
 ): Promise<SeedResult> {
   const changes: SeedChange[] = [];
   const secrets: Record<string, string> = {};
@@ -239,5 +251,49 @@ export async function applySeed(
     }
     changes.push({ kind: 'user', id: person.email, action: fields.length ? 'updated' : 'unchanged', ...(fields.length ? { fields } : {}) });
   }
+
+  for (const upstream of seed.upstreams) {
+    const kek = () => {
+      if (!options.keyEncryptionKey) throw new Error('seeding upstreams needs the key-encryption key');
+      return options.keyEncryptionKey();
+    };
+    const current = await getUpstream(prisma, upstream.id);
+    if (!current) {
+      if (write) {
+        await createUpstream(prisma, kek(), upstream);
+        await options.audit({ type: 'upstream.created', outcome: 'success', details: { upstream: upstream.id, kind: upstream.kind, source: 'seed' } });
+      }
+      changes.push({ kind: 'upstream', id: upstream.id, action: 'created' });
+      continue;
+    }
+    const patch = upstreamPatchOf(upstream, current);
+    const fields = Object.keys(patch);
+    if (fields.length && write) {
+      await updateUpstream(prisma, kek(), upstream.id, patch);
+      await options.audit({ type: 'upstream.updated', outcome: 'success', details: { upstream: upstream.id, fields, source: 'seed' } });
+    }
+    changes.push({ kind: 'upstream', id: upstream.id, action: fields.length ? 'updated' : 'unchanged', ...(fields.length ? { fields } : {}) });
+  }
   return { changes, secrets };
+}
+
+/** What differs between a seed entry and the stored upstream; never the secret (a seed does not replace one). */
+function upstreamPatchOf(entry: z.output<typeof upstreamInputSchema>, current: UpstreamView): UpstreamPatch {
+  const patch: UpstreamPatch = {};
+  if (entry.display_name !== current.display_name) patch.display_name = entry.display_name;
+  if (entry.client_id !== current.client_id) patch.client_id = entry.client_id;
+  if (entry.client_auth_method !== current.client_auth_method) patch.client_auth_method = entry.client_auth_method;
+  if (!same(entry.scopes, current.scopes)) patch.scopes = entry.scopes;
+  if (!same(entry.claims, current.claims)) patch.claims = entry.claims;
+  if (entry.create_users !== current.create_users) patch.create_users = entry.create_users;
+  if (entry.trust_email !== current.trust_email) patch.trust_email = entry.trust_email;
+  if (entry.disabled !== current.disabled) patch.disabled = entry.disabled;
+  if (entry.kind === 'oidc' && entry.issuer !== current.issuer) patch.issuer = entry.issuer;
+  if (entry.kind === 'oauth2') {
+    if (entry.issuer !== undefined && entry.issuer !== current.issuer) patch.issuer = entry.issuer;
+    if (entry.authorization_endpoint !== current.authorization_endpoint) patch.authorization_endpoint = entry.authorization_endpoint;
+    if (entry.token_endpoint !== current.token_endpoint) patch.token_endpoint = entry.token_endpoint;
+    if (entry.userinfo_endpoint !== current.userinfo_endpoint) patch.userinfo_endpoint = entry.userinfo_endpoint;
+  }
+  return patch;
 }

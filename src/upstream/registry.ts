@@ -88,7 +88,7 @@ const baseFields = {
 };
 
 /** An upstream as the CLI and the seed describe it. */
-const upstreamInputSchema = z.discriminatedUnion('kind', [
+export const upstreamInputSchema = z.discriminatedUnion('kind', [
   z.strictObject({
     ...baseFields,
     kind: z.literal('oidc'),

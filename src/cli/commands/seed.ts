@@ -50,7 +50,7 @@ export function registerSeedCommand(program: Command, io: Io): void {
   const seed = leaf<{ secretsOut?: string; dryRun?: boolean }>(
     program,
     'seed <file>',
-    'create or update APIs, clients and users from a JSON file; running it twice changes nothing',
+    'create or update APIs, clients, users and upstream identity providers from a JSON file; running it twice changes nothing',
     io,
   );
   seed.command
@@ -68,12 +68,12 @@ export function registerSeedCommand(program: Command, io: Io): void {
     }
     if (flags.secretsOut && !flags.dryRun && existsSync(flags.secretsOut)) {
       // Refuse before writing anything: a secret that cannot be delivered would be lost.
-      const plan = await applySeed(ctx.prisma, validated, { dryRun: true, audit: ctx.audit });
+      const plan = await applySeed(ctx.prisma, validated, { dryRun: true, audit: ctx.audit, keyEncryptionKey: ctx.keyEncryptionKey });
       if (plan.changes.some(mayGenerateSecret)) {
         throw CliError.failure(`--secrets-out: ${flags.secretsOut} already exists (secrets are never overwritten); nothing was changed`);
       }
     }
-    const { changes, secrets } = await applySeed(ctx.prisma, validated, { dryRun: Boolean(flags.dryRun), audit: ctx.audit });
+    const { changes, secrets } = await applySeed(ctx.prisma, validated, { dryRun: Boolean(flags.dryRun), audit: ctx.audit, keyEncryptionKey: ctx.keyEncryptionKey });
     const changed = changes.filter((c) => c.action !== 'unchanged');
     const secretIds = Object.keys(secrets);
     if (flags.secretsOut && secretIds.length) writeSecretsFile(flags.secretsOut, secrets);
