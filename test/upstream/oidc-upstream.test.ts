@@ -14,9 +14,10 @@ describe.each(PROVIDERS)('an OpenID Connect upstream (another Gatehouse) on %s',
   let broker: TestGatehouse;
   let upstream: TestGatehouse;
   let app: TestClient;
+  let upstreamSecret: string;
   beforeAll(async () => {
     [broker, upstream] = await Promise.all([startGatehouse(provider), startUpstreamGatehouse(provider)]);
-    await addOidcUpstream(broker, upstream, 'corp', { display_name: 'Corp SSO', create_users: true, trust_email: true });
+    upstreamSecret = (await addOidcUpstream(broker, upstream, 'corp', { display_name: 'Corp SSO', create_users: true, trust_email: true })).client.clientSecret!;
     app = await registerClient(broker);
   });
   afterAll(async () => {
@@ -75,6 +76,11 @@ describe.each(PROVIDERS)('an OpenID Connect upstream (another Gatehouse) on %s',
     ]);
     expect(await auditRows(broker, 'user.created', { subject: user.id })).toEqual([expect.objectContaining({ details: expect.objectContaining({ just_in_time: true, upstream: 'corp' }) })]);
     expect(await auditRows(broker, 'identity.linked', { subject: user.id })).toHaveLength(1);
+
+    // Neither the upstream's code, the state, nor Gatehouse's secret at the upstream reach a log line or an audit row.
+    const answer = browser.visited.find((u) => u.pathname === '/interaction/upstream/callback')!;
+    const written = [broker.logs.join('\n'), JSON.stringify(await broker.db.prisma.auditEvent.findMany())].join('\n');
+    for (const credential of [answer.searchParams.get('code')!, answer.searchParams.get('state')!, upstreamSecret]) expect(written).not.toContain(credential);
 
     // The same identity again, in a new browser: the same account, no second one.
     const again = browserFor();
