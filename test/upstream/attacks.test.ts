@@ -90,6 +90,22 @@ describe.each(PROVIDERS)('attacks on upstream sign-in on %s', (provider) => {
     expect(await failureChecks(/^(already_used|unknown_state)$/)).toHaveLength(2);
   });
 
+  test('fifteen copies of one answer at once, from the browser that started it: exactly one is used', async () => {
+    const person = await upstreamPerson(a);
+    const browser = browserFor(a);
+    const location = await callbackUrlFor(browser, a, 'Corp A', person.email);
+    const cookie = browser.jar('127.0.0.1').header(location);
+    const answers = await Promise.all(
+      Array.from({ length: 15 }, () => fetch(location, { headers: { cookie, accept: 'text/html' }, redirect: 'manual' }).then(async (res) => ({ status: res.status, location: res.headers.get('location'), body: await res.text() }))),
+    );
+    const used = answers.filter((r) => r.status === 303);
+    expect(used).toHaveLength(1);
+    expect(used[0]!.location).toMatch(/\/upstream-finish$/);
+    expect(answers.filter((r) => r.status === 400 && r.body.includes('upstream_bad_state'))).toHaveLength(14);
+    expect(answers.some((r) => r.status >= 500)).toBe(false);
+    expect(await broker.db.prisma.user.count({ where: { email: person.email } })).toBe(1);
+  });
+
   test('an ID token whose nonce is not the one this sign-in sent (a replayed nonce) is refused', async () => {
     // A nonce from an earlier, completed sign-in.
     const earlier = browserFor(a);
