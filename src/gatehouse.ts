@@ -138,9 +138,11 @@ export async function createGatehouse(config: GatehouseConfig, logger: Logger, o
     };
     // The feature list (src/features.ts) says what the provider is made of, in order.
     const buildProvider = (signingKeys: ProviderJwk[]): Provider => createProvider(config, providerFeatures(features, lasting, signingKeys));
+    let signingJwks = jwks;
     let provider = buildProvider(jwks);
     const currentProvider = () => provider;
-    const upstream = upstreamSignIn(features, currentProvider, kek, cookieKeys);
+    // The key that signs now (first in the list) also signs private_key_jwt assertions to upstreams.
+    const upstream = upstreamSignIn(features, currentProvider, { kek, cookieKeys, signingKey: () => signingJwks[0] });
     const app = createApp({
       config,
       provider: currentProvider,
@@ -161,7 +163,8 @@ export async function createGatehouse(config: GatehouseConfig, logger: Logger, o
       intervalSeconds: config.keys.refreshIntervalSeconds,
       reload: async (version) => {
         // Requests in flight finish on the provider they started with; new ones get the new keys.
-        provider = buildProvider(await loadProviderJwks(db.prisma, kek));
+        signingJwks = await loadProviderJwks(db.prisma, kek);
+        provider = buildProvider(signingJwks);
         logger.info({ keys: version }, 'signing keys changed: provider reloaded');
       },
       onError: (err) => logger.warn({ err }, 'signing key refresh failed'),

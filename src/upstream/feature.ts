@@ -9,6 +9,7 @@ import type { KeyEncryptionKey } from '../keys/encryption.js';
 import type { FeatureDependencies } from '../oidc/feature.js';
 import { createCsrf } from '../sign-in/csrf.js';
 import type { LoginExtension } from '../sign-in/deps.js';
+import type { SigningKeySource } from './oauth-client.js';
 import { upstreamLoginExtension, upstreamRoutes, type UpstreamDeps } from './routes.js';
 
 /**
@@ -21,11 +22,17 @@ export function upstreamProviderConfiguration(): Partial<Configuration> {
 
 export type UpstreamSignIn = { router: Router; loginExtension: LoginExtension };
 
-export function upstreamSignIn(features: FeatureDependencies, provider: () => Provider, kek: KeyEncryptionKey, cookieKeys: string[]): UpstreamSignIn {
+export function upstreamSignIn(
+  features: FeatureDependencies,
+  provider: () => Provider,
+  keys: { kek: KeyEncryptionKey; cookieKeys: string[]; signingKey: SigningKeySource },
+): UpstreamSignIn {
+  const { kek, cookieKeys, signingKey } = keys;
   const deps: UpstreamDeps = {
     ...features,
     provider,
     kek,
+    signingKey,
     csrf: createCsrf(cookieKeys),
     hasher: createPasswordHasher(),
     loginLimiter: features.limiterFor('login-ip'),

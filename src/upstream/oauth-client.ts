@@ -6,6 +6,7 @@
 // Every request is bounded by UPSTREAM_TIMEOUT. Answers are read through zod.
 import * as oidc from 'openid-client';
 import { z } from 'zod';
+import type { ProviderJwk } from '../keys/signing-keys.js';
 import { isLoopbackHttp, type UpstreamWithSecret } from './registry.js';
 
 /** Discovery answers are reused for this long (and refetched when the upstream's row changes). */
@@ -13,13 +14,23 @@ const DISCOVERY_CACHE_MS = 10 * 60 * 1000;
 
 const discovered = new Map<string, { config: oidc.Configuration; at: number }>();
 
-function clientAuth(upstream: UpstreamWithSecret): oidc.ClientAuth {
+/** Gatehouse's signing key, for private_key_jwt client authentication (RFC 7523 §2.2). */
+export type SigningKeySource = () => ProviderJwk | undefined;
+
+async function clientAuth(upstream: UpstreamWithSecret, signingKey: SigningKeySource): Promise<oidc.ClientAuth> {
+  if (upstream.client_auth_method === 'private_key_jwt') {
+    const jwk = signingKey();
+    if (!jwk) throw new Error('no signing key for private_key_jwt');
+    const { kty, n, e, d, p, q, dp, dq, qi } = jwk;
+    const key = await crypto.subtle.importKey('jwk', { kty, n, e, d, p, q, dp, dq, qi }, { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, false, ['sign']);
+    return oidc.PrivateKeyJwt({ key, kid: jwk.kid });
+  }
   if (!upstream.clientSecret) return oidc.None();
   return upstream.client_auth_method === 'client_secret_post' ? oidc.ClientSecretPost(upstream.clientSecret) : oidc.ClientSecretBasic(upstream.clientSecret);
 }
 
 /** The openid-client configuration of an upstream; OpenID Connect upstreams are discovered (cached). */
-export async function upstreamConfiguration(upstream: UpstreamWithSecret, timeoutSeconds: number): Promise<oidc.Configuration> {
+export async function upstreamConfiguration(upstream: UpstreamWithSecret, timeoutSeconds: number, signingKey: SigningKeySource): Promise<oidc.Configuration> {
   const insecure = isLoopbackHttp(new URL(upstream.issuer));
   if (upstream.kind === 'oauth2') {
     const config = new oidc.Configuration(
@@ -31,7 +42,7 @@ export async function upstreamConfiguration(upstream: UpstreamWithSecret, timeou
       },
       upstream.client_id,
       undefined,
-      clientAuth(upstream),
+      await clientAuth(upstream, signingKey),
     );
     if ([upstream.authorization_endpoint, upstream.token_endpoint, upstream.userinfo_endpoint].some((u) => u && isLoopbackHttp(new URL(u)))) {
       oidc.allowInsecureRequests(config);
@@ -39,12 +50,12 @@ export async function upstreamConfiguration(upstream: UpstreamWithSecret, timeou
     config.timeout = timeoutSeconds;
     return config;
   }
-  // The cache key holds everything the configuration depends on, the secret included (hashed by Map identity of the string).
-  const key = JSON.stringify([upstream.id, upstream.updated_at, upstream.issuer, upstream.client_id]);
+  // The cache key holds everything the configuration depends on, the secret included (the signing key's kid for private_key_jwt: a rotation signs with the new key).
+  const key = JSON.stringify([upstream.id, upstream.updated_at, upstream.issuer, upstream.client_id, upstream.client_auth_method === 'private_key_jwt' ? signingKey()?.kid : null]);
   const cached = discovered.get(key);
   if (cached && Date.now() - cached.at < DISCOVERY_CACHE_MS) return cached.config;
   // discovery() checks that the metadata names exactly this issuer (Discovery §4.3).
-  const config = await oidc.discovery(new URL(upstream.issuer), upstream.client_id, undefined, clientAuth(upstream), {
+  const config = await oidc.discovery(new URL(upstream.issuer), upstream.client_id, undefined, await clientAuth(upstream, signingKey), {
     timeout: timeoutSeconds,
     ...(insecure ? { execute: [oidc.allowInsecureRequests] } : {}),
   });

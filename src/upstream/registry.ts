@@ -73,7 +73,11 @@ type ClaimMapping = z.output<typeof claimMappingSchema>;
 const SCOPE = /^[\x21\x23-\x5b\x5d-\x7e]{1,100}$/;
 const scopesSchema = z.array(z.string().regex(SCOPE, 'must be a scope token (RFC 6749 §3.3)')).max(30, 'must have at most 30 entries');
 
-const AUTH_METHODS = ['client_secret_basic', 'client_secret_post'] as const;
+/**
+ * How Gatehouse authenticates to an upstream's token endpoint. private_key_jwt (RFC 7523) signs
+ * with Gatehouse's current signing key: the upstream verifies it against <ISSUER>/jwks.
+ */
+const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'] as const;
 
 const baseFields = {
   id: upstreamIdSchema,
@@ -88,7 +92,7 @@ const baseFields = {
 };
 
 /** An upstream as the CLI and the seed describe it. */
-export const upstreamInputSchema = z.discriminatedUnion('kind', [
+const upstreamKinds = z.discriminatedUnion('kind', [
   z.strictObject({
     ...baseFields,
     kind: z.literal('oidc'),
@@ -107,6 +111,12 @@ export const upstreamInputSchema = z.discriminatedUnion('kind', [
     scopes: scopesSchema.default([]),
   }),
 ]);
+
+export const upstreamInputSchema = upstreamKinds.superRefine((spec, ctx) => {
+  if (spec.client_auth_method === 'private_key_jwt' && spec.client_secret !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['client_secret'], message: 'must not be given with private_key_jwt (Gatehouse signs with its own key)' });
+  }
+});
 export type UpstreamInput = z.input<typeof upstreamInputSchema>;
 type UpstreamSpec = z.output<typeof upstreamInputSchema>;
 

@@ -29,7 +29,7 @@ import { finishInteraction, loadInteraction, type LoadedInteraction } from '../s
 import { claimFlow, peekOutcome, recordFlow, recordOutcome, sha256, takeOutcome, type FlowOutcome } from './flows.js';
 import { linkIdentity } from './identities.js';
 import { proveExistingAccount, resolveAccount } from './linking.js';
-import { classifyFailure, completeAuthorization, startAuthorization, upstreamConfiguration } from './oauth-client.js';
+import { classifyFailure, completeAuthorization, startAuthorization, upstreamConfiguration, type SigningKeySource } from './oauth-client.js';
 import { BAD_STATE_PAGE, failurePage, NOT_AVAILABLE_PAGE } from './pages.js';
 import { listUpstreams, loadEnabledUpstream } from './registry.js';
 
@@ -40,6 +40,8 @@ export type UpstreamDeps = FeatureDependencies & {
   kek: KeyEncryptionKey;
   csrf: Csrf;
   hasher: PasswordHasher;
+  /** Gatehouse's current signing key (private_key_jwt to upstreams); follows key rotation. */
+  signingKey: SigningKeySource;
   /** Failed sign-ins per client IP address (the login page's budget: a link password is one). */
   loginLimiter: RateLimiter;
 };
@@ -90,7 +92,7 @@ async function redirectToUpstream(ctx: Context, deps: UpstreamDeps, interaction:
   if (!upstream) return sendErrorPage(ctx, NOT_AVAILABLE_PAGE);
   let start;
   try {
-    const config = await upstreamConfiguration(upstream, deps.config.upstream.timeoutSeconds);
+    const config = await upstreamConfiguration(upstream, deps.config.upstream.timeoutSeconds, deps.signingKey);
     start = await startAuthorization(config, upstream, callbackUrl(deps));
   } catch (error) {
     const failure = classifyFailure(error);
@@ -172,7 +174,7 @@ async function callback(ctx: Context, deps: UpstreamDeps): Promise<void> {
   const clientId = await interactionClientId(deps, flow.interactionUid);
   let identity;
   try {
-    const config = await upstreamConfiguration(upstream, deps.config.upstream.timeoutSeconds);
+    const config = await upstreamConfiguration(upstream, deps.config.upstream.timeoutSeconds, deps.signingKey);
     // The response is read as it arrived, at the address the upstream was given (ISSUER-based).
     const received = new URL(callbackUrl(deps));
     received.search = ctx.querystring;

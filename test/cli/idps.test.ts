@@ -81,6 +81,9 @@ describe.each(PROVIDERS)('admin CLI: upstream identity providers (%s)', (provide
     expect(noOpenid.stderr).toMatch(/openid/);
     const emptySecret = await cli(['idp', 'create', 'empty', '--name', 'X', '--issuer', 'https://idp.example', '--client-id', 'x', '--client-secret-stdin'], { input: '' });
     expect(emptySecret.code).toBe(2);
+    const keyAndSecret = await cli(['idp', 'create', 'keyed', '--name', 'X', '--issuer', 'https://idp.example', '--client-id', 'x', '--client-auth-method', 'private_key_jwt', '--client-secret-stdin'], { input: SECRET });
+    expect(keyAndSecret.code).toBe(2);
+    expect(keyAndSecret.stderr).toMatch(/client_secret: must not be given with private_key_jwt/);
     const control = await cli(['idp', 'create', 'ctl', '--name', 'X\u0007Y', '--issuer', 'https://idp.example', '--client-id', 'x']);
     expect(control.code).toBe(2);
 

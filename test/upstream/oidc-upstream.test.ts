@@ -8,7 +8,9 @@ import { PROVIDERS } from '../support/databases.js';
 import type { TestGatehouse } from '../support/gatehouse.js';
 import { startGatehouse } from '../support/gatehouse.js';
 import { auditRows, authorizationUrl, exchangeCode, pkcePair, PASSWORD, randomToken, registerClient, TestBrowser, expectPage, signIn, verifyIdToken, type TestClient } from '../support/signin.js';
-import { addOidcUpstream, consentIfAsked, expectAway, expectPageStop, signInUpstream, startUpstreamGatehouse, TwoSiteBrowser, upstreamLinks, upstreamPerson } from './helpers.js';
+import type { ClientInput } from '../../src/clients/metadata.js';
+import { createUpstream } from '../../src/upstream/registry.js';
+import { addOidcUpstream, consentIfAsked, KEK, expectAway, expectPageStop, signInUpstream, startUpstreamGatehouse, TwoSiteBrowser, upstreamLinks, upstreamPerson } from './helpers.js';
 
 describe.each(PROVIDERS)('an OpenID Connect upstream (another Gatehouse) on %s', (provider) => {
   let broker: TestGatehouse;
@@ -89,6 +91,29 @@ describe.each(PROVIDERS)('an OpenID Connect upstream (another Gatehouse) on %s',
     expect(returned.location.searchParams.get('code')).toBeTruthy();
     expect(await broker.db.prisma.user.count({ where: { email: person.email } })).toBe(1);
     expect(await broker.db.prisma.linkedIdentity.count({ where: { userId: user.id } })).toBe(1);
+  });
+
+  test("private_key_jwt: Gatehouse authenticates to the upstream with an assertion signed by its own key, verified against its JWKS", async () => {
+    const brokerJwks = (await (await fetch(`${broker.config.issuer}/jwks`)).json()) as NonNullable<ClientInput['jwks']>;
+    const client = await registerClient(upstream, {
+      name: 'Gatehouse broker (key)',
+      redirect_uris: [`${broker.config.issuer}/interaction/upstream/callback`],
+      first_party: true,
+      token_endpoint_auth_method: 'private_key_jwt',
+      jwks: { keys: brokerJwks.keys },
+    });
+    expect(client.clientSecret).toBeUndefined();
+    await createUpstream(broker.db.prisma, KEK, { id: 'corp-key', kind: 'oidc', display_name: 'Corp Key', issuer: upstream.config.issuer, client_id: client.clientId, client_auth_method: 'private_key_jwt', create_users: true });
+    const person = await upstreamPerson(upstream);
+    const browser = browserFor();
+    const { challenge } = pkcePair();
+    const login = expectPageStop(await browser.get(authorizationUrl(broker, { client: app, state: randomToken(), codeChallenge: challenge })));
+    const away = expectAway(await consentIfAsked(browser, await signInUpstream(browser, upstream, await browser.get(new URL(upstreamLinks(login.html).get('Corp Key')!, broker.config.issuer)), person.email)));
+    expect(away.location.searchParams.get('code')).toBeTruthy();
+    expect(await broker.db.prisma.linkedIdentity.count({ where: { upstreamId: 'corp-key', subject: person.id } })).toBe(1);
+    // The upstream saw a client assertion, not a secret: its token request authenticated this client.
+    const issued = await auditRows(upstream, 'token.issued', { clientId: client.clientId });
+    expect(issued).not.toHaveLength(0);
   });
 
   test('an authorization request naming the upstream (idp) goes straight there; an unknown one shows the login page', async () => {

@@ -76,7 +76,7 @@ function withSettings(command: Command): Command {
     .option('--userinfo-endpoint <url>', 'oauth2: the user-info endpoint (GET with the access token)')
     .option('--client-id <id>', 'the client_id Gatehouse has at the upstream')
     .option('--client-secret-stdin', 'read the client secret from standard input')
-    .option('--client-auth-method <method>', 'client_secret_basic (default) or client_secret_post')
+    .option('--client-auth-method <method>', 'client_secret_basic (default), client_secret_post, or private_key_jwt (signed with the Gatehouse signing key; the upstream verifies it with <ISSUER>/jwks)')
     .option('--scope <scope>', 'a scope to ask for, repeatable (oidc default: openid email profile)', collect)
     .option('--subject-claim <name>', 'the claim or field that is the stable id (default sub; never an email)')
     .option('--email-claim <name>', 'the claim or field holding the email (default email; - for none)')
