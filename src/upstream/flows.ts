@@ -3,10 +3,12 @@
 // of a random value kept in a cookie of the browser that started it: a callback is accepted only
 // from that browser (RFC 9700 §4.7: state bound to the user agent), only once (claimed with one
 // conditional update, attack classes: check then act), and only before it expires. Rows are found
-// by the SHA-256 of `state`, so the table never holds a value the callback URL carries.
+// by the SHA-256 of `state`, so the table never holds a value the callback URL carries; the PKCE
+// verifier is sealed with the key-encryption key (a database reader could otherwise redeem a code).
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { Db } from '../db/client.js';
+import { decryptSecret, encryptSecret, type KeyEncryptionKey } from '../keys/encryption.js';
 
 export const sha256 = (value: string): string => createHash('sha256').update(value).digest('base64url');
 
@@ -20,15 +22,18 @@ export type NewFlow = {
   ttlSeconds: number;
 };
 
-export async function recordFlow(prisma: Db, flow: NewFlow): Promise<void> {
+const verifierAad = (id: string) => `upstream-pkce-verifier:${id}`;
+
+export async function recordFlow(prisma: Db, kek: KeyEncryptionKey, flow: NewFlow): Promise<void> {
+  const id = sha256(flow.state);
   await prisma.upstreamAuthorization.create({
     data: {
-      id: sha256(flow.state),
+      id,
       upstreamId: flow.upstreamId,
       interactionUid: flow.interactionUid,
       browserHash: sha256(flow.browserSecret),
       nonce: flow.nonce,
-      codeVerifier: flow.codeVerifier,
+      codeVerifier: encryptSecret(kek, flow.codeVerifier, verifierAad(id)),
       expiresAt: new Date(Date.now() + flow.ttlSeconds * 1000),
     },
   });
@@ -39,7 +44,7 @@ export type ClaimedFlow = { id: string; upstreamId: string; interactionUid: stri
 export type ClaimRefusal = 'unknown_state' | 'other_browser' | 'already_used' | 'expired';
 
 /** Takes a flow for its one callback; the refusal says why not (for the audit trail only). */
-export async function claimFlow(prisma: Db, state: string, browserSecret: string | undefined): Promise<{ ok: true; flow: ClaimedFlow } | { ok: false; reason: ClaimRefusal; upstreamId?: string }> {
+export async function claimFlow(prisma: Db, kek: KeyEncryptionKey, state: string, browserSecret: string | undefined): Promise<{ ok: true; flow: ClaimedFlow } | { ok: false; reason: ClaimRefusal; upstreamId?: string }> {
   const id = sha256(state);
   const now = new Date();
   const browserHash = browserSecret ? sha256(browserSecret) : '';
@@ -53,7 +58,7 @@ export async function claimFlow(prisma: Db, state: string, browserSecret: string
     const reason: ClaimRefusal = row.browserHash !== browserHash ? 'other_browser' : row.consumedAt ? 'already_used' : 'expired';
     return { ok: false, reason, upstreamId: row.upstreamId };
   }
-  return { ok: true, flow: { id: row.id, upstreamId: row.upstreamId, interactionUid: row.interactionUid, nonce: row.nonce, codeVerifier: row.codeVerifier } };
+  return { ok: true, flow: { id: row.id, upstreamId: row.upstreamId, interactionUid: row.interactionUid, nonce: row.nonce, codeVerifier: decryptSecret(kek, row.codeVerifier, verifierAad(row.id)) } };
 }
 
 /** What the callback decided, for the interaction to act on (read back through zod). */

@@ -106,7 +106,7 @@ async function redirectToUpstream(ctx: Context, deps: UpstreamDeps, interaction:
     return sendFailure(ctx, interaction.uid, { type: 'failed', upstreamId: upstream.id, reason: failure.reason, displayName: upstream.display_name });
   }
   const browserSecret = randomBytes(32).toString('base64url');
-  await recordFlow(deps.prisma, {
+  await recordFlow(deps.prisma, deps.kek, {
     state: start.state,
     browserSecret,
     upstreamId: upstream.id,
@@ -158,7 +158,7 @@ async function callback(ctx: Context, deps: UpstreamDeps): Promise<void> {
   if (!query.success) return refuse('state_missing');
   const { state } = query.data;
   const cookieName = browserCookieName(state);
-  const claimed = await claimFlow(deps.prisma, state, ctx.cookies.get(cookieName, { signed: true }));
+  const claimed = await claimFlow(deps.prisma, deps.kek, state, ctx.cookies.get(cookieName, { signed: true }));
   if (!claimed.ok) return refuse(claimed.reason, claimed.upstreamId);
   ctx.cookies.set(cookieName, null, { path: CALLBACK_PATH, httpOnly: true, sameSite: 'lax', secure: issuerIsHttps(deps.config) });
   const { flow } = claimed;

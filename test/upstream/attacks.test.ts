@@ -7,8 +7,9 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { PROVIDERS } from '../support/databases.js';
 import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import { auditRows, authorizationUrl, formWithAction, pkcePair, PASSWORD, randomToken, registerClient, registerUser, tokenRequest, type TestClient } from '../support/signin.js';
+import { decryptSecret } from '../../src/keys/encryption.js';
 import { sha256 } from '../../src/upstream/flows.js';
-import { addOidcUpstream, consentIfAsked, expectAway, expectPageStop, signInUpstream, startUpstreamGatehouse, TwoSiteBrowser, upstreamLinks, upstreamPerson, type Stop } from './helpers.js';
+import { addOidcUpstream, consentIfAsked, KEK, expectAway, expectPageStop, signInUpstream, startUpstreamGatehouse, TwoSiteBrowser, upstreamLinks, upstreamPerson, type Stop } from './helpers.js';
 
 describe.each(PROVIDERS)('attacks on upstream sign-in on %s', (provider) => {
   let broker: TestGatehouse;
@@ -155,7 +156,7 @@ describe.each(PROVIDERS)('attacks on upstream sign-in on %s', (provider) => {
 
     // B's code was never sent anywhere: it still redeems at B with the verifier of the flow it belongs to.
     const flowB = await broker.db.prisma.upstreamAuthorization.findUniqueOrThrow({ where: { id: sha256(fromB.searchParams.get('state')!) } });
-    const redeemed = await tokenRequest(b, clientAtB, { grant_type: 'authorization_code', code: codeB, redirect_uri: callback(), code_verifier: flowB.codeVerifier });
+    const redeemed = await tokenRequest(b, clientAtB, { grant_type: 'authorization_code', code: codeB, redirect_uri: callback(), code_verifier: decryptSecret(KEK, flowB.codeVerifier, `upstream-pkce-verifier:${flowB.id}`) });
     expect(redeemed.status).toBe(200);
   });
 
