@@ -154,6 +154,17 @@ describe.each(PROVIDERS)('attacks on upstream sign-in on %s', (provider) => {
     // RFC 9207 §2.4: the iss of the response is checked (and required, since A's metadata says it sends one).
     expect(await failureChecks(/^OAUTH_INVALID_RESPONSE:iss$/)).toHaveLength(2);
 
+    // With iss forged to A's, the code goes to A, the upstream the flow was started with (never to B), and A refuses it.
+    const victim = browserFor(a);
+    victim.stopAt = (url) => url.origin === new URL(a.config.issuer).origin;
+    const toA = expectAway(await startAt(victim, 'Corp A'));
+    victim.stopAt = undefined;
+    const forged = new URL(callback());
+    forged.search = new URLSearchParams({ code: codeB, state: toA.location.searchParams.get('state')!, iss: a.config.issuer }).toString();
+    const refused = expectPageStop(await victim.get(forged));
+    expect(refused.status).toBe(502);
+    expect(await failureChecks(/^invalid_grant$/)).toHaveLength(1);
+
     // B's code was never sent anywhere: it still redeems at B with the verifier of the flow it belongs to.
     const flowB = await broker.db.prisma.upstreamAuthorization.findUniqueOrThrow({ where: { id: sha256(fromB.searchParams.get('state')!) } });
     const redeemed = await tokenRequest(b, clientAtB, { grant_type: 'authorization_code', code: codeB, redirect_uri: callback(), code_verifier: decryptSecret(KEK, flowB.codeVerifier, `upstream-pkce-verifier:${flowB.id}`) });
