@@ -102,6 +102,10 @@ const envSchema = z.object({
   // Lifetimes (RFC 9700 §4.14 for refresh tokens; §2.1.1 for short-lived codes).
   SESSION_TTL: duration(60, 90 * 86_400).default(14 * 86_400),
   INTERACTION_TTL: duration(60, 86_400).default(3600),
+  // Upstream identity providers (src/upstream/): how long one request to an upstream may take
+  // (discovery, token, userinfo), and how long a person may take at the upstream's pages.
+  UPSTREAM_TIMEOUT: duration(1, 60).default(10),
+  UPSTREAM_SIGN_IN_TTL: duration(60, 3600).default(600),
   AUTHORIZATION_CODE_TTL: duration(10, 600).default(60),
   ID_TOKEN_TTL: duration(60, MAX_TOKEN_TTL_SECONDS).default(3600),
   ACCESS_TOKEN_TTL: duration(60, MAX_TOKEN_TTL_SECONDS).default(3600),
@@ -257,6 +261,7 @@ export type GatehouseConfig = {
     codeTtlSeconds: number;
     pollIntervalSeconds: number;
   };
+  upstream: { timeoutSeconds: number; signInTtlSeconds: number };
   /** The rate-limit policy table; limiters are built from it in src/http/rate-limit-store.ts. */
   rateLimits: Record<RateLimitPolicy, RateLimit>;
   keys: { activationDelaySeconds: number; refreshIntervalSeconds: number };
@@ -378,6 +383,7 @@ export function parseConfig(env: Env): ConfigResult {
         codeTtlSeconds: e.DEVICE_CODE_TTL,
         pollIntervalSeconds: e.DEVICE_POLL_INTERVAL,
       },
+      upstream: { timeoutSeconds: e.UPSTREAM_TIMEOUT, signInTtlSeconds: e.UPSTREAM_SIGN_IN_TTL },
       rateLimits: {
         'request-ip': { points: e.REQUEST_IP_LIMIT, windowSeconds: e.REQUEST_IP_WINDOW },
         'token-client': { points: e.TOKEN_CLIENT_LIMIT, windowSeconds: e.TOKEN_CLIENT_WINDOW },

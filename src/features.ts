@@ -20,6 +20,7 @@ import { codeEntryGuard, type CodeEntryLimiters } from './device/code-entry.js';
 import { devicePolling } from './device/polling.js';
 import { installClientRateLimits, settleAttempts, type ClientRateLimiters } from './oidc/client-rate-limits.js';
 import { backchannelLogoutConfiguration, installBackchannelLogout } from './backchannel-logout/feature.js';
+import { upstreamProviderConfiguration } from './upstream/feature.js';
 import { installGrantAccessTokenCutoff, jwtAccessTokenConfiguration, jwtAccessTokenEndpoints } from './oidc/jwt-access-tokens.js';
 
 /** Made once per process and shared by every provider built. */
@@ -49,6 +50,8 @@ export function providerFeatures(deps: FeatureDependencies, lasting: LastingFeat
       install: (provider) => installSignIn(provider, deps),
       middleware: () => [formPostTarget()],
     },
+    // Upstream identity providers: the `idp` hint reaches the login prompt.
+    { name: 'upstream sign-in', configuration: upstreamProviderConfiguration() },
     // Sign-in finds the person; the refresh-token policy refuses a refresh before that.
     { name: 'accounts', configuration: { findAccount: withRefreshPolicy(deps, findSignInAccount(deps)) } },
     {

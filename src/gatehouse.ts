@@ -43,6 +43,7 @@ import { passwordResetRoutes } from './password-reset/routes.js';
 import { emailVerificationRoutes } from './email-verification/routes.js';
 import { signUpRoutes } from './sign-up/routes.js';
 import { accountRoutes } from './account/routes.js';
+import { upstreamSignIn } from './upstream/feature.js';
 
 export type Gatehouse = {
   config: GatehouseConfig;
@@ -154,6 +155,7 @@ export async function createGatehouse(config: GatehouseConfig, logger: Logger, o
     };
     // The feature list (src/features.ts) says what the provider is made of, in order.
     const buildProvider = (signingKeys: ProviderJwk[]): Provider => createProvider(config, providerFeatures(features, lasting, signingKeys));
+    let signingJwks = jwks;
     let provider = buildProvider(jwks);
     const currentProvider = () => provider;
     const mailer = createMailer(config, logger, audit);
@@ -171,13 +173,16 @@ export async function createGatehouse(config: GatehouseConfig, logger: Logger, o
       signUpRoutes({ ...selfService, signUpLimiter: limiterFor('login-ip') }),
       accountRoutes({ ...selfService, provider: currentProvider, passwordLimiter: limiterFor('login-ip-account') }),
     ];
+    // The key that signs now (first in the list) also signs private_key_jwt assertions to upstreams.
+    const upstream = upstreamSignIn(features, currentProvider, { kek, cookieKeys, signingKey: () => signingJwks[0] });
     const app = createApp({
       config,
       provider: currentProvider,
       logger,
       cookieKeys,
       isReady: () => isDatabaseReachable(db),
-      routers: [interactionRoutes(currentProvider, features, [deviceConfirmationPage]), ...selfServiceRouters],
+      // Upstream sign-in's fixed callback path comes before the interaction pages' /:uid.
+      routers: [upstream.router, interactionRoutes(currentProvider, features, [deviceConfirmationPage], upstream.loginExtension), ...selfServiceRouters],
       endpoints: endpointsOf(provider, config.issuer),
       metrics,
       audit,
@@ -205,7 +210,8 @@ export async function createGatehouse(config: GatehouseConfig, logger: Logger, o
       intervalSeconds: config.keys.refreshIntervalSeconds,
       reload: async (version) => {
         // Requests in flight finish on the provider they started with; new ones get the new keys.
-        provider = buildProvider(await loadProviderJwks(db.prisma, kek));
+        signingJwks = await loadProviderJwks(db.prisma, kek);
+        provider = buildProvider(signingJwks);
         logger.info({ keys: version }, 'signing keys changed: provider reloaded');
       },
       onError: (err) => logger.warn({ err }, 'signing key refresh failed'),

@@ -39,7 +39,7 @@ function refuse(ctx: Context, deps: AccountPageDeps, person: SignedInPerson, for
   return renderAccountPage(ctx, deps, person, { errors: { [form]: message }, status });
 }
 
-type PasswordCheck = { ok: true; passwordHash: string } | { ok: false; limited: boolean };
+type PasswordCheck = { ok: true; passwordHash: string | null } | { ok: false; limited: boolean };
 
 /**
  * The person's current password. Wrong ones spend the budget failed sign-ins spend for this
@@ -52,7 +52,8 @@ async function currentPasswordMatches(ctx: Context, deps: AccountPageDeps, perso
   setRateLimitHeaders(ctx, budget);
   if (!budget.allowed) return { ok: false, limited: true };
   const row = await deps.prisma.user.findUnique({ where: { id: person.user.id }, select: { passwordHash: true } });
-  const ok = row ? await deps.hasher.verify(row.passwordHash, password) : await deps.hasher.verifyDummy(password);
+  // No password (upstream sign-in only): nothing can match, at the cost of a check.
+  const ok = row?.passwordHash ? await deps.hasher.verify(row.passwordHash, password) : await deps.hasher.verifyDummy(password);
   if (!ok || !row) return { ok: false, limited: false };
   await deps.passwordLimiter.refund(key);
   return { ok: true, passwordHash: row.passwordHash };

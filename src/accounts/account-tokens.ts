@@ -25,13 +25,14 @@ function isTokenShaped(token: string): boolean {
 const digest = (value: string) => createHash('sha256').update(value).digest('base64url');
 
 /** Changes whenever the password hash changes (a new password always gets a new salt). */
-function passwordStamp(passwordHash: string): string {
-  return digest(`password-stamp\0${passwordHash}`);
+/** A person signing in only through an upstream has no password (null): that state is stamped too. */
+function passwordStamp(passwordHash: string | null): string {
+  return digest(passwordHash === null ? 'password-stamp-none' : `password-stamp\0${passwordHash}`);
 }
 
 export async function issueAccountToken(
   prisma: Db,
-  input: { purpose: AccountTokenPurpose; userId: string; email: string; passwordHash: string; ttlSeconds: number },
+  input: { purpose: AccountTokenPurpose; userId: string; email: string; passwordHash: string | null; ttlSeconds: number },
   now = new Date(),
 ): Promise<string> {
   const token = randomBytes(32).toString('base64url');

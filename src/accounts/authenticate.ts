@@ -22,7 +22,7 @@ import { EMAIL_MAX_LENGTH, normalizeEmail } from './users.js';
 
 export type LockoutPolicy = GatehouseConfig['lockout'];
 
-type FailureReason = 'unknown_email' | 'wrong_password' | 'account_locked' | 'account_disabled';
+type FailureReason = 'unknown_email' | 'wrong_password' | 'account_locked' | 'account_disabled' | 'no_password';
 
 export type AuthenticationResult =
   | { ok: true; userId: string; passwordRehashed: boolean }
@@ -59,8 +59,16 @@ export async function authenticate(
     lockedUntil,
   });
 
+  // A person who signs in only through upstream identity providers has no password: every
+  // password is wrong for them, at the cost of a check, and nothing is counted towards a lock
+  // (there is nothing to guess).
+  const storedHash = user.passwordHash;
+  if (storedHash === null) {
+    await hasher.verifyDummy(credentials.password);
+    return fail(user.disabled ? 'account_disabled' : 'no_password');
+  }
   if (user.disabled) {
-    await hasher.verify(user.passwordHash, credentials.password);
+    await hasher.verify(storedHash, credentials.password);
     return fail('account_disabled');
   }
   if (!(await reserveAttempt(prisma, policy, user.id, now))) {
@@ -69,13 +77,13 @@ export async function authenticate(
     return fail('account_locked', await lockedUntilOf(prisma, user.id, now));
   }
 
-  if (!(await hasher.verify(user.passwordHash, credentials.password))) {
+  if (!(await hasher.verify(storedHash, credentials.password))) {
     const lock = await recordWrongPassword(prisma, policy, user.id, now);
     return fail('wrong_password', lock.lockedUntil, lock.lockedNow);
   }
 
   // The password is only ever available here: upgrade a hash whose costs are outdated.
-  const passwordRehashed = hasher.needsRehash(user.passwordHash);
+  const passwordRehashed = hasher.needsRehash(storedHash);
   const passwordHash = passwordRehashed ? await hasher.hash(credentials.password) : undefined;
   if (!(await recordSuccess(prisma, user.id, now, passwordHash))) {
     // Locked by concurrent wrong passwords while this one was being checked.

@@ -59,6 +59,8 @@ export type UserView = {
   email_verified: boolean;
   name: string | null;
   disabled: boolean;
+  /** False for a person who signs in only through upstream identity providers. */
+  has_password: boolean;
   /** When the current lockout ends; null when the account is not locked. */
   locked_until: string | null;
   failed_login_count: number;
@@ -73,6 +75,7 @@ type UserRow = {
   emailVerified: boolean;
   name: string | null;
   disabled: boolean;
+  passwordHash: string | null;
   failedLoginCount: number;
   lockedUntil: Date | null;
   lastLoginAt: Date | null;
@@ -87,6 +90,7 @@ function toUserView(row: UserRow, now = new Date()): UserView {
     email_verified: row.emailVerified,
     name: row.name,
     disabled: row.disabled,
+    has_password: row.passwordHash !== null,
     locked_until: row.lockedUntil && row.lockedUntil > now ? row.lockedUntil.toISOString() : null,
     failed_login_count: row.failedLoginCount,
     last_login_at: row.lastLoginAt?.toISOString() ?? null,
@@ -119,6 +123,26 @@ export async function createUser(prisma: Db, input: NewUser): Promise<UserView> 
         name: user.name ?? null,
         passwordHash,
       },
+    });
+    return toUserView(row);
+  } catch (error) {
+    if (isUniqueViolation(error)) throw new UserError('duplicate_email', `a user with email ${user.email} already exists`);
+    throw error;
+  }
+}
+
+const passwordlessUserSchema = newUserSchema.omit({ password: true });
+export type NewPasswordlessUser = z.input<typeof passwordlessUserSchema>;
+
+/**
+ * A person without a password, who signs in through an upstream identity provider (created just
+ * in time by src/upstream/). Password sign-in refuses them (src/accounts/authenticate.ts).
+ */
+export async function createPasswordlessUser(prisma: Db, input: NewPasswordlessUser): Promise<UserView> {
+  const user = parse(passwordlessUserSchema, input, 'user');
+  try {
+    const row = await prisma.user.create({
+      data: { id: randomUUID(), email: user.email, emailVerified: user.email_verified ?? false, name: user.name ?? null, passwordHash: null },
     });
     return toUserView(row);
   } catch (error) {

@@ -58,6 +58,13 @@ export const AUDIT_EVENT_TYPES = [
   'session.ended',
   'password.changed',
   'password.change_failed',
+  'identity.linked',
+  'identity.unlinked',
+  'upstream.created',
+  'upstream.deleted',
+  'upstream.login.failure',
+  'upstream.login.success',
+  'upstream.updated',
 ] as const;
 
 type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];

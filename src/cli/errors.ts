@@ -5,6 +5,7 @@ import { RegistryError } from '../clients/errors.js';
 import { SchemaNotReadyError } from '../db/prepare-schema.js';
 import { KeyDecryptionError } from '../keys/encryption.js';
 import { WebhookError } from '../webhooks/errors.js';
+import { UpstreamError } from '../upstream/registry.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -32,6 +33,9 @@ export class CliError extends Error {
 export function describeError(error: unknown): { message: string; exitCode: number } {
   if (error instanceof CliError) return { message: error.message, exitCode: error.exitCode };
   if (error instanceof RegistryError) {
+    return { message: error.message, exitCode: error.code === 'invalid' ? EXIT_USAGE : EXIT_FAILURE };
+  }
+  if (error instanceof UpstreamError) {
     return { message: error.message, exitCode: error.code === 'invalid' ? EXIT_USAGE : EXIT_FAILURE };
   }
   if (error instanceof UserError) {

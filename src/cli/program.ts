@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { registerApiCommands } from './commands/apis.js';
 import { registerAuditCommands } from './commands/audit.js';
 import { registerClientCommands } from './commands/clients.js';
+import { registerIdpCommands } from './commands/idps.js';
 import { registerKeyCommands } from './commands/keys.js';
 import { registerSeedCommand } from './commands/seed.js';
 import { registerUserCommands } from './commands/users.js';
@@ -13,13 +14,14 @@ import type { Io } from './output.js';
 
 function buildProgram(io: Io): Command {
   const program = new Command('gatehouse')
-    .description('Gatehouse administration: clients, APIs, users, signing keys, audit log, webhooks and seed.\nConfiguration comes from the environment and .env, as for the server (DATABASE_URL, ...).')
+    .description('Gatehouse administration: clients, APIs, users, upstream identity providers, signing keys, audit log, webhooks and seed.\nConfiguration comes from the environment and .env, as for the server (DATABASE_URL, ...).')
     .showHelpAfterError('(add --help for usage)')
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .exitOverride();
   registerClientCommands(program, io);
   registerApiCommands(program, io);
   registerUserCommands(program, io);
+  registerIdpCommands(program, io);
   registerKeyCommands(program, io);
   registerAuditCommands(program, io);
   registerWebhookCommands(program, io);

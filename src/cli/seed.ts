@@ -21,6 +21,7 @@ import {
   webhookInputSchema,
   type WebhookInput,
 } from '../webhooks/endpoints.js';
+import { createUpstream, getUpstream, updateUpstream, upstreamInputSchema, type UpstreamPatch, type UpstreamView } from '../upstream/registry.js';
 
 const seedClientSchema = clientInputObject.extend({
   client_id: clientIdSchema,
@@ -51,6 +52,8 @@ const seedOutlineSchema = z.strictObject({
   clients: z.array(z.unknown()).max(1000, 'must have at most 1000 entries').default([]),
   users: z.array(z.unknown()).max(10_000, 'must have at most 10000 entries').default([]),
   webhooks: z.array(z.unknown()).max(100, 'must have at most 100 entries').default([]),
+  /** Upstream identity providers (src/upstream/registry.ts); a client_secret is used only on creation. */
+  upstreams: z.array(z.unknown()).max(100, 'must have at most 100 entries').default([]),
 });
 
 export type SeedFile = {
@@ -58,6 +61,7 @@ export type SeedFile = {
   clients: z.output<typeof seedClientSchema>[];
   users: z.output<typeof seedUserSchema>[];
   webhooks: z.output<typeof seedWebhookSchema>[];
+  upstreams: z.output<typeof upstreamInputSchema>[];
 };
 
 /** Zod problems of one entry, placed in the file: `clients[2].redirect_uris[0]: ...`. */
@@ -107,12 +111,19 @@ export async function validateSeed(prisma: Db, raw: unknown): Promise<{ seed: Se
     clients: [],
     users: parseEntries('users', outline.data.users, seedUserSchema, problems),
     webhooks: parseEntries('webhooks', outline.data.webhooks, seedWebhookSchema, problems),
+    upstreams: parseEntries('upstreams', outline.data.upstreams, upstreamInputSchema, problems),
   };
   problems.push(
     ...duplicatesAt(seed.webhooks, (w) => w.url, 'webhooks', 'url'),
     ...duplicatesAt(seed.apis, (a) => a.identifier, 'apis', 'identifier'),
     ...duplicatesAt(seed.users, (u) => u.email, 'users', 'email'),
+    ...duplicatesAt(seed.upstreams, (u) => u.id, 'upstreams', 'id'),
   );
+  for (const [index, upstream] of seed.upstreams.entries()) {
+    // Identities are recorded under an upstream's id: it cannot turn into another kind.
+    const current = await getUpstream(prisma, upstream.id);
+    if (current && current.kind !== upstream.kind) problems.push(`upstreams[${index}].kind: "${upstream.id}" is already registered as ${current.kind}; its kind cannot change`);
+  }
   const fileApis = new Map(seed.apis.map((a) => [a.identifier, new Set(a.scopes)]));
   const seenClientIds = new Set<string>();
   const specs: ClientSpec[] = [];
@@ -150,7 +161,7 @@ export async function validateSeed(prisma: Db, raw: unknown): Promise<{ seed: Se
   return { seed, specs };
 }
 
-export type SeedChange = { kind: 'api' | 'client' | 'user' | 'webhook'; id: string; action: 'created' | 'updated' | 'unchanged'; fields?: string[] };
+export type SeedChange = { kind: 'api' | 'client' | 'user' | 'webhook' | 'upstream'; id: string; action: 'created' | 'updated' | 'unchanged'; fields?: string[] };
 /** `secrets`: of clients, by client_id; `webhookSecrets`: of webhook endpoints, by URL. */
 export type SeedResult = { changes: SeedChange[]; secrets: Record<string, string>; webhookSecrets: Record<string, string> };
 
@@ -295,5 +306,48 @@ export async function applySeed(
     }
     changes.push({ kind: 'webhook', id: input.url, action: fields.length ? 'updated' : 'unchanged', ...(fields.length ? { fields } : {}) });
   }
+  for (const upstream of seed.upstreams) {
+    const kek = () => {
+      if (!options.keyEncryptionKey) throw new Error('seeding upstreams needs the key-encryption key');
+      return options.keyEncryptionKey();
+    };
+    const current = await getUpstream(prisma, upstream.id);
+    if (!current) {
+      if (write) {
+        await createUpstream(prisma, kek(), upstream);
+        await options.audit({ type: 'upstream.created', outcome: 'success', details: { upstream: upstream.id, kind: upstream.kind, source: 'seed' } });
+      }
+      changes.push({ kind: 'upstream', id: upstream.id, action: 'created' });
+      continue;
+    }
+    const patch = upstreamPatchOf(upstream, current);
+    const fields = Object.keys(patch);
+    if (fields.length && write) {
+      await updateUpstream(prisma, kek(), upstream.id, patch);
+      await options.audit({ type: 'upstream.updated', outcome: 'success', details: { upstream: upstream.id, fields, source: 'seed' } });
+    }
+    changes.push({ kind: 'upstream', id: upstream.id, action: fields.length ? 'updated' : 'unchanged', ...(fields.length ? { fields } : {}) });
+  }
   return { changes, secrets, webhookSecrets };
+}
+
+/** What differs between a seed entry and the stored upstream; never the secret (a seed does not replace one). */
+function upstreamPatchOf(entry: z.output<typeof upstreamInputSchema>, current: UpstreamView): UpstreamPatch {
+  const patch: UpstreamPatch = {};
+  if (entry.display_name !== current.display_name) patch.display_name = entry.display_name;
+  if (entry.client_id !== current.client_id) patch.client_id = entry.client_id;
+  if (entry.client_auth_method !== current.client_auth_method) patch.client_auth_method = entry.client_auth_method;
+  if (!same(entry.scopes, current.scopes)) patch.scopes = entry.scopes;
+  if (!same(entry.claims, current.claims)) patch.claims = entry.claims;
+  if (entry.create_users !== current.create_users) patch.create_users = entry.create_users;
+  if (entry.trust_email !== current.trust_email) patch.trust_email = entry.trust_email;
+  if (entry.disabled !== current.disabled) patch.disabled = entry.disabled;
+  if (entry.kind === 'oidc' && entry.issuer !== current.issuer) patch.issuer = entry.issuer;
+  if (entry.kind === 'oauth2') {
+    if (entry.issuer !== undefined && entry.issuer !== current.issuer) patch.issuer = entry.issuer;
+    if (entry.authorization_endpoint !== current.authorization_endpoint) patch.authorization_endpoint = entry.authorization_endpoint;
+    if (entry.token_endpoint !== current.token_endpoint) patch.token_endpoint = entry.token_endpoint;
+    if (entry.userinfo_endpoint !== current.userinfo_endpoint) patch.userinfo_endpoint = entry.userinfo_endpoint;
+  }
+  return patch;
 }

@@ -44,6 +44,9 @@ export async function sweepExpiredRows(prisma: Db, auditRetentionSeconds: number
   // Emailed links (password reset, verification) are refused once expired; their rows go too.
   const { count: links } = await prisma.accountToken.deleteMany({ where: { expiresAt: { lt: now } } });
   if (links) removed.AccountToken = links;
+  // An upstream sign-in in progress (src/upstream/) is useless once it expired.
+  const { count: upstream } = await prisma.upstreamAuthorization.deleteMany({ where: { expiresAt: { lt: now } } });
+  if (upstream) removed.UpstreamAuthorization = upstream;
   return removed;
 }
 

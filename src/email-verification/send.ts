@@ -6,7 +6,7 @@ import { issueAccountToken } from '../accounts/account-tokens.js';
 import { EMAIL_VERIFICATION_PATH } from '../http/endpoints.js';
 import type { EmailVerificationDeps } from './deps.js';
 
-type Account = { id: string; email: string; passwordHash: string };
+type Account = { id: string; email: string; passwordHash: string | null };
 
 /** What sending needs (the CLI has no routes, CSRF or limiters). */
 type SendDeps = Pick<EmailVerificationDeps, 'config' | 'prisma' | 'mailer' | 'audit'>;

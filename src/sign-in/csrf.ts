@@ -9,7 +9,7 @@
 // not carry it) must name the same interaction as the URL.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
-type CsrfForm = 'login' | 'consent' | 'abort' | 'device';
+type CsrfForm = 'login' | 'consent' | 'abort' | 'device' | 'upstream-link';
 
 export type Csrf = {
   token(form: CsrfForm, interactionUid: string): string;

@@ -55,12 +55,14 @@ async function showLogin(ctx: Context, deps: InteractionDeps, interaction: Loade
       // Self-service links (issue 20), shown when the feature is on; they carry the interaction back.
       forgotPasswordHref: deps.config.passwordReset.enabled ? `${PASSWORD_RESET_PATH}?interaction=${encodeURIComponent(uid)}` : undefined,
       signUpHref: deps.config.signUp.mode !== 'off' ? `${SIGN_UP_PATH}?interaction=${encodeURIComponent(uid)}` : undefined,
+      upstreams: (await deps.loginExtension?.alternatives(interaction)) ?? [],
     },
     { status: view.status ?? 200, formTargets: [interaction.params.redirect_uri] },
   );
 }
 
 export async function showLoginPrompt(ctx: Context, deps: InteractionDeps, interaction: LoadedInteraction): Promise<void> {
+  if (await deps.loginExtension?.intercept(ctx, interaction)) return;
   await showLogin(ctx, deps, interaction, { email: hintedEmail(interaction) });
 }
 

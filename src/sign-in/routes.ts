@@ -18,7 +18,7 @@ import { INTERACTION_PATH } from '../http/endpoints.js';
 import type { FeatureDependencies } from '../oidc/feature.js';
 import { showConsentPrompt, submitAbort, submitConsent } from './consent.js';
 import { createCsrf } from './csrf.js';
-import type { InteractionDeps } from './deps.js';
+import type { InteractionDeps, LoginExtension } from './deps.js';
 import { FormError } from './form.js';
 import { loadInteraction, type LoadedInteraction } from './interaction.js';
 import { showLoginPrompt, submitLogin } from './login.js';
@@ -94,6 +94,7 @@ export function interactionRoutes(
   currentProvider: () => Provider,
   features: FeatureDependencies,
   consentVariants: readonly ConsentVariant[] = [],
+  loginExtension?: LoginExtension,
 ): Router {
   const provider = currentProvider();
   const deps: InteractionDeps = {
@@ -107,6 +108,7 @@ export function interactionRoutes(
     csrf: createCsrf(cookieKeysOf(provider)),
     loginLimiter: features.limiterFor('login-ip'),
     loginAccountLimiter: features.limiterFor('login-ip-account'),
+    loginExtension,
   };
 
   const router = new Router({ prefix: INTERACTION_PATH });

@@ -87,7 +87,7 @@ describe.each(PROVIDERS)('admin CLI: seed (%s)', (provider) => {
     const db = await openDatabase(database.url);
     try {
       const row = await db.prisma.user.findUniqueOrThrow({ where: { email: 'ops@acme.test' } });
-      expect(await verifyPassword(row.passwordHash, PASSWORD)).toBe(true);
+      expect(await verifyPassword(row.passwordHash ?? '', PASSWORD)).toBe(true);
     } finally {
       await db.close();
     }

@@ -91,7 +91,7 @@ describe.each(PROVIDERS)('account service on %s', (provider) => {
     expect(user).not.toHaveProperty('passwordHash');
     expect(JSON.stringify(user)).not.toContain('argon2');
     const row = await db.prisma.user.findUniqueOrThrow({ where: { id: user.id } });
-    expect(hashParameters(row.passwordHash)).toMatchObject({ algorithm: 'argon2id', memoryCost: 19_456, timeCost: 2, parallelism: 1 });
+    expect(hashParameters(row.passwordHash ?? '')).toMatchObject({ algorithm: 'argon2id', memoryCost: 19_456, timeCost: 2, parallelism: 1 });
     expect(row.passwordHash).not.toContain(PASSWORD);
     expect(await getUserByEmail(db.prisma, 'ADA.LOVELACE@example.com ')).toEqual(user);
     expect(await getUserById(db.prisma, user.id)).toEqual(user);
@@ -122,8 +122,8 @@ describe.each(PROVIDERS)('account service on %s', (provider) => {
     const updated = await setPassword(db.prisma, user.id, 'a brand new passphrase');
     expect(updated).toMatchObject({ locked_until: null, failed_login_count: 0 });
     const row = await db.prisma.user.findUniqueOrThrow({ where: { id: user.id } });
-    expect(await verifyPassword(row.passwordHash, 'a brand new passphrase')).toBe(true);
-    expect(await verifyPassword(row.passwordHash, PASSWORD)).toBe(false);
+    expect(await verifyPassword(row.passwordHash ?? '', 'a brand new passphrase')).toBe(true);
+    expect(await verifyPassword(row.passwordHash ?? '', PASSWORD)).toBe(false);
   });
 
   test('listUsers, setUserDisabled and unlockUser', async () => {

@@ -182,7 +182,7 @@ describe.each(PROVIDERS)('login protections on %s', (provider) => {
 
     expect(expectPage((await attempt(gh, client, user.email, PASSWORD)).landing).html).toContain('/consent"');
     const stored = (await gh.db.prisma.user.findUniqueOrThrow({ where: { id: user.id } })).passwordHash;
-    expect(hashParameters(stored)).toMatchObject({ algorithm: 'argon2id', ...CURRENT_ARGON2_PARAMS });
+    expect(hashParameters(stored ?? '')).toMatchObject({ algorithm: 'argon2id', ...CURRENT_ARGON2_PARAMS });
     const [success] = await auditRows(gh, 'login.success', { subject: user.id });
     expect(success?.details).toMatchObject({ password_rehashed: true });
     // And the password still works with the new hash.

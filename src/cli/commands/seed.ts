@@ -51,7 +51,7 @@ export function registerSeedCommand(program: Command, io: Io): void {
   const seed = leaf<{ secretsOut?: string; dryRun?: boolean }>(
     program,
     'seed <file>',
-    'create or update APIs, clients and users from a JSON file; running it twice changes nothing',
+    'create or update APIs, clients, users and upstream identity providers from a JSON file; running it twice changes nothing',
     io,
   );
   seed.command

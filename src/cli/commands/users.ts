@@ -17,6 +17,7 @@ import { queueBackchannelLogout } from '../../backchannel-logout/queue.js';
 import { sendVerificationEmail } from '../../email-verification/send.js';
 import { createMailer } from '../../mail/mailer.js';
 import { createLogger } from '../../logger.js';
+import { listIdentities, unlinkIdentities, type IdentityView } from '../../upstream/identities.js';
 import { leaf } from '../command.js';
 import { CliError } from '../errors.js';
 import { details, table, type Io } from '../output.js';
@@ -44,12 +45,14 @@ async function requireUser(prisma: Db, reference: string): Promise<UserView> {
   return user;
 }
 
-function userDetails(user: UserView): string {
+function userDetails(user: UserView, identities?: IdentityView[]): string {
   return details([
     ['id', user.id],
     ['email', user.email],
     ['email_verified', user.email_verified],
     ['name', user.name],
+    ['password', user.has_password ? 'set' : 'none (signs in through an upstream)'],
+    ...(identities ? ([['identities', identities.length ? identities.map((i) => `${i.upstream_id}:${i.subject}`) : '-']] as [string, unknown][]) : []),
     ['status', user.disabled ? 'disabled' : user.locked_until ? `locked until ${user.locked_until}` : 'active'],
     ['failed_logins', user.failed_login_count],
     ['last_login_at', user.last_login_at],
@@ -119,7 +122,23 @@ export function registerUserCommands(program: Command, io: Io): void {
 
   leaf(user, 'show <email|id>', 'show one person', io).handle(async (ctx, _flags, [reference]) => {
     const found = await requireUser(ctx.prisma, reference!);
-    return { json: found, text: userDetails(found) };
+    // Linked upstream identities (src/upstream/): (upstream, subject) pairs.
+    const identities = await listIdentities(ctx.prisma, found.id);
+    return { json: { ...found, identities }, text: userDetails(found, identities) };
+  });
+
+  const unlink = leaf<{ subject?: string }>(user, 'unlink <email|id> <upstream>', 'remove a person\'s linked identity at an upstream (they can no longer sign in through it until linked again)', io);
+  unlink.command.option('--subject <subject>', 'only this identity (when the person has several at that upstream)');
+  unlink.handle(async (ctx, flags, [reference, upstreamId]) => {
+    const found = await requireUser(ctx.prisma, reference!);
+    const removed = await unlinkIdentities(ctx.prisma, found.id, upstreamId!, flags.subject);
+    if (removed.length === 0) throw CliError.failure(`${found.email} has no identity linked at upstream ${upstreamId}`);
+    if (!found.has_password && (await listIdentities(ctx.prisma, found.id)).length === 0) {
+      // Not refused (an operator may mean it), but said: nothing is left to sign in with.
+      io.stderr(`note: ${found.email} has no password and no linked identity left; set a password or link an identity for them to sign in\n`);
+    }
+    await ctx.audit({ type: 'identity.unlinked', outcome: 'success', subject: found.id, details: { upstream: upstreamId!, identities: removed.length } });
+    return { json: { user_id: found.id, upstream_id: upstreamId, unlinked: removed }, text: `unlinked ${removed.length} identit${removed.length === 1 ? 'y' : 'ies'} of ${found.email} at ${upstreamId}` };
   });
 
   const setPasswordCommand = leaf<PasswordFlags>(user, 'set-password <email|id>', 'set a new password (also ends a lockout)', io);
