@@ -19,6 +19,7 @@ import { deviceFlowConfiguration, unauthorizedClientError } from './device/flow.
 import { codeEntryGuard, type CodeEntryLimiters } from './device/code-entry.js';
 import { devicePolling } from './device/polling.js';
 import { installClientRateLimits, settleAttempts, type ClientRateLimiters } from './oidc/client-rate-limits.js';
+import { mfaFeature } from './mfa/configuration.js';
 import { installGrantAccessTokenCutoff, jwtAccessTokenConfiguration, jwtAccessTokenEndpoints } from './oidc/jwt-access-tokens.js';
 
 /** Made once per process and shared by every provider built. */
@@ -48,6 +49,8 @@ export function providerFeatures(deps: FeatureDependencies, lasting: LastingFeat
       install: (provider) => installSignIn(provider, deps),
       middleware: () => [formPostTarget()],
     },
+    // The second factor: acr_values_supported, and the step-up check on the login prompt.
+    mfaFeature(deps),
     // Sign-in finds the person; the refresh-token policy refuses a refresh before that.
     { name: 'accounts', configuration: { findAccount: withRefreshPolicy(deps, findSignInAccount(deps)) } },
     {

@@ -31,6 +31,9 @@ import { deviceConfirmationPage } from './device/confirmation.js';
 import { clientMetadataLookup } from './clients/provider-metadata.js';
 import { cachedClientLookup } from './clients/client-cache.js';
 import { createAuditWriter, type AuditWriter } from './audit/audit.js';
+import { mfaDependencies } from './mfa/deps.js';
+import { secondFactorRoutes, secondFactorSignIn } from './mfa/sign-in-step.js';
+import { securityRoutes } from './mfa/security-pages.js';
 
 export type Gatehouse = {
   config: GatehouseConfig;
@@ -139,13 +142,18 @@ export async function createGatehouse(config: GatehouseConfig, logger: Logger, o
     const buildProvider = (signingKeys: ProviderJwk[]): Provider => createProvider(config, providerFeatures(features, lasting, signingKeys));
     let provider = buildProvider(jwks);
     const currentProvider = () => provider;
+    const mfa = mfaDependencies(features, currentProvider, kek, cookieKeys);
     const app = createApp({
       config,
       provider: currentProvider,
       logger,
       cookieKeys,
       isReady: () => isDatabaseReachable(db),
-      routers: [interactionRoutes(currentProvider, features, [deviceConfirmationPage])],
+      routers: [
+        interactionRoutes(currentProvider, features, [deviceConfirmationPage], secondFactorSignIn(mfa)),
+        secondFactorRoutes(mfa),
+        securityRoutes(mfa),
+      ],
       endpoints: endpointsOf(provider, config.issuer),
       metrics,
       audit,

@@ -37,7 +37,14 @@ type AuditEventType =
   | 'user.unlocked'
   | 'grant.revoked'
   | 'key.created'
-  | 'key.retired';
+  | 'key.retired'
+  | 'mfa.enrolled'
+  | 'mfa.removed'
+  | 'mfa.success'
+  | 'mfa.failure'
+  | 'mfa.recovery_code_used'
+  | 'mfa.recovery_codes_generated'
+  | 'mfa.reset';
 
 export type AuditEvent = {
   type: AuditEventType;

@@ -18,7 +18,7 @@ import { INTERACTION_PATH } from '../http/endpoints.js';
 import type { FeatureDependencies } from '../oidc/feature.js';
 import { showConsentPrompt, submitAbort, submitConsent } from './consent.js';
 import { createCsrf } from './csrf.js';
-import type { InteractionDeps } from './deps.js';
+import type { InteractionDeps, SignInExtension } from './deps.js';
 import { FormError } from './form.js';
 import { loadInteraction, type LoadedInteraction } from './interaction.js';
 import { showLoginPrompt, submitLogin } from './login.js';
@@ -78,6 +78,7 @@ function promptPage(variants: readonly ConsentVariant[]): Handler {
   return async (ctx, deps, interaction) => {
     switch (interaction.prompt.name) {
       case 'login':
+        if (deps.extension?.loginVariant?.matches(interaction)) return deps.extension.loginVariant.show(ctx, deps, interaction);
         return showLoginPrompt(ctx, deps, interaction);
       case 'consent': {
         const variant = variants.find((v) => v.matches(interaction));
@@ -94,6 +95,7 @@ export function interactionRoutes(
   currentProvider: () => Provider,
   features: FeatureDependencies,
   consentVariants: readonly ConsentVariant[] = [],
+  extension?: SignInExtension,
 ): Router {
   const provider = currentProvider();
   const deps: InteractionDeps = {
@@ -107,6 +109,7 @@ export function interactionRoutes(
     csrf: createCsrf(cookieKeysOf(provider)),
     loginLimiter: features.limiterFor('login-ip'),
     loginAccountLimiter: features.limiterFor('login-ip-account'),
+    extension,
   };
 
   const router = new Router({ prefix: INTERACTION_PATH });

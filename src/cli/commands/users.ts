@@ -12,6 +12,7 @@ import {
   type UserView,
 } from '../../accounts/users.js';
 import type { Db } from '../../db/client.js';
+import { listFactors, removeAllFactors } from '../../mfa/factors.js';
 import { listUserGrants, revokeUserGrants } from '../../oidc/user-grants.js';
 import { leaf } from '../command.js';
 import { CliError } from '../errors.js';
@@ -100,9 +101,27 @@ export function registerUserCommands(program: Command, io: Io): void {
     };
   });
 
-  leaf(user, 'show <email|id>', 'show one person', io).handle(async (ctx, _flags, [reference]) => {
+  leaf(user, 'show <email|id>', 'show one person, with their second factors (never a secret)', io).handle(async (ctx, _flags, [reference]) => {
     const found = await requireUser(ctx.prisma, reference!);
-    return { json: found, text: userDetails(found) };
+    const factors = await listFactors(ctx.prisma, found.id);
+    const factorLines = factors.length
+      ? table(factors, [
+          { header: 'FACTOR', value: (f) => f.kind },
+          { header: 'NAME', value: (f) => f.name },
+          { header: 'CREATED', value: (f) => f.created_at },
+          { header: 'LAST_USED', value: (f) => f.last_used_at ?? '-' },
+          { header: 'DETAIL', value: (f) => f.detail ?? '-' },
+        ])
+      : 'no second factors';
+    return { json: { ...found, factors }, text: `${userDetails(found)}\n\n${factorLines}` };
+  });
+
+  const mfa = user.command('mfa').description("a person's second factors");
+  leaf(mfa, 'reset <email|id>', 'remove every second factor and recovery code of a person (they lost them)', io).handle(async (ctx, _flags, [reference]) => {
+    const found = await requireUser(ctx.prisma, reference!);
+    const removed = await removeAllFactors(ctx.prisma, found.id);
+    await ctx.audit({ type: 'mfa.reset', outcome: 'success', subject: found.id, details: { removed } });
+    return { json: { user_id: found.id, removed }, text: `removed ${removed} second-factor record${removed === 1 ? '' : 's'} of ${found.email}` };
   });
 
   const setPasswordCommand = leaf<PasswordFlags>(user, 'set-password <email|id>', 'set a new password (also ends a lockout)', io);
