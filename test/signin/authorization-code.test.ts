@@ -42,7 +42,8 @@ describe.each(PROVIDERS)('authorization code + PKCE sign-in on %s', (provider) =
     expect(browser.hops[0]).toMatchObject({ status: 303 });
     expect(login.html).toContain('Acme Notes');
     expect(login.html).toMatch(/<label for="email">Email<\/label>/);
-    expect(login.html).toMatch(/<input id="email" name="email" type="email"[^>]*autocomplete="username"/);
+    // "webauthn": the browser may offer passkeys in the email field's autofill (src/mfa).
+    expect(login.html).toMatch(/<input id="email" name="email" type="email"[^>]*autocomplete="username webauthn"/);
     expect(login.html).toMatch(/<input id="password" name="password" type="password"[^>]*autocomplete="current-password"/);
     // The only scripts are our passkey files from /static (src/mfa): nothing inline.
     expect([...login.html.matchAll(/<script\b[^>]*>/gi)].map((m) => m[0])).toEqual([
