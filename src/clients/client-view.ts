@@ -42,6 +42,7 @@ export function specOfRow(row: StoredClient): ClientSpec {
     token_endpoint_auth_method: row.tokenEndpointAuthMethod as TokenEndpointAuthMethod,
     jwks: storedJwks(row.jwks, `JWKS of ${where}`),
     first_party: row.firstParty,
+    require_mfa: row.requireMfa,
     default_api: row.defaultApi?.identifier ?? null,
   };
 }
@@ -75,6 +76,7 @@ export function viewOf(spec: ClientSpec, record: ClientRecord): ClientView {
     token_endpoint_auth_method: spec.token_endpoint_auth_method,
     jwks: spec.jwks,
     first_party: spec.first_party,
+    require_mfa: spec.require_mfa,
     disabled: record.disabled,
     default_api: spec.default_api,
     client_secrets: record.client_secrets,
@@ -100,6 +102,7 @@ export function specOfView(view: ClientView): ClientSpec {
     token_endpoint_auth_method: view.token_endpoint_auth_method,
     jwks: view.jwks,
     first_party: view.first_party,
+    require_mfa: view.require_mfa,
     default_api: view.default_api,
   };
 }

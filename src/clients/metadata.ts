@@ -297,6 +297,8 @@ export const clientInputObject = z.strictObject({
     .optional(),
   jwks: jwksSchema.optional(),
   first_party: z.boolean({ message: 'must be true or false' }).optional(),
+  /** Every sign-in to this client needs a second factor (src/mfa/policy.ts). */
+  require_mfa: z.boolean({ message: 'must be true or false' }).optional(),
   default_api: z.string({ message: 'must be a string' }).min(1, 'must not be empty').max(500, 'must be at most 500 characters').optional(),
   grant_types: z
     .array(z.enum(GRANT_TYPES, { message: `must be one of ${GRANT_TYPES.join(', ')} (implicit and password are not supported)` }))
@@ -339,6 +341,7 @@ function resolveDefaults(input: z.output<typeof clientInputObject>) {
     token_endpoint_auth_method: input.token_endpoint_auth_method ?? defaultMethod,
     jwks: (input.jwks as ClientJwks | undefined) ?? null,
     first_party: input.first_party ?? false,
+    require_mfa: input.require_mfa ?? false,
     default_api: input.default_api ?? null,
   };
 }

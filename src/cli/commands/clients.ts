@@ -32,6 +32,7 @@ type ClientFlags = {
   authMethod?: ClientInput['token_endpoint_auth_method'];
   jwksFile?: string;
   firstParty?: boolean;
+  requireMfa?: boolean;
   defaultApi?: string | false;
 };
 
@@ -53,6 +54,7 @@ function metadataOptions(command: Command, forUpdate: boolean): Command {
     .addOption(new Option('--auth-method <method>', 'token endpoint authentication method (default: the profile\'s)').choices([...CONFIDENTIAL_AUTH_METHODS]))
     .option('--jwks-file <file>', 'JSON Web Key Set file with the public keys for private_key_jwt')
     .option('--first-party', 'a first-party app: consent is not asked for OpenID Connect scopes')
+    .option('--require-mfa', 'every sign-in to this client needs a second factor (people without one set one up)')
     .option('--default-api <identifier>', 'API that tokens are for when a request names no resource (create: the only --api when there is one)');
 }
 
@@ -97,6 +99,7 @@ async function metadataFromFlags(prisma: Db, flags: ClientFlags): Promise<Client
   if (flags.authMethod) patch.token_endpoint_auth_method = flags.authMethod;
   if (flags.jwksFile) patch.jwks = readJwksFile(flags.jwksFile);
   if (flags.firstParty !== undefined) patch.first_party = flags.firstParty;
+  if (flags.requireMfa !== undefined) patch.require_mfa = flags.requireMfa;
   if (flags.defaultApi !== undefined) patch.default_api = flags.defaultApi === false ? null : flags.defaultApi;
   return patch;
 }
@@ -122,6 +125,7 @@ function clientDetails(client: ClientView): string {
     ['apis', client.apis.map((a) => `${a.identifier} (${a.scopes.join(' ') || 'no scopes'})`)],
     ['default_api', client.default_api],
     ['first_party', client.first_party],
+    ['require_mfa', client.require_mfa],
     ['secrets', client.client_secrets.map((s) => `created ${s.created_at}${s.expires_at ? `, expires ${s.expires_at}` : ''}`)],
     ['created_at', client.created_at],
   ]);
@@ -221,6 +225,7 @@ Examples:
   const update = leaf<ClientFlags & { clear?: string[] }>(client, 'update <client_id>', 'change a client\'s metadata; only the options given change', io);
   metadataOptions(update.command, true)
     .option('--no-first-party', 'ask consent for OpenID Connect scopes again')
+    .option('--no-require-mfa', 'stop requiring a second factor for this client (the MFA setting still applies)')
     .option('--no-default-api', 'remove the default API')
     .addOption(new Option('--clear <field>', 'empty a list, repeatable').choices([...LIST_FIELDS]).argParser(collect));
   update.handle(async (ctx, flags, [clientId]) => {
