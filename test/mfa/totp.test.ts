@@ -98,6 +98,9 @@ describe.each(PROVIDERS)('TOTP second factor on %s', (provider) => {
     expect(claims.amr).toEqual(['pwd', 'otp', 'mfa']);
     const enrolled = await auditRows(gh, 'mfa.enrolled', { subject: user.id });
     expect(enrolled[0]?.details).toMatchObject({ factor: 'totp' });
+    // Neither the key nor a recovery code reaches the logs or the audit trail.
+    const written = `${gh.logs.join('')}${JSON.stringify(await gh.db.prisma.auditEvent.findMany())}`;
+    for (const credential of [secret, ...codes, ...codes.map((c) => c.replace('-', ''))]) expect(written).not.toContain(credential);
   });
 
   test('signing in with a code the test computes; the same code again is refused', async () => {
