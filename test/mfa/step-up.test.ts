@@ -63,6 +63,11 @@ describe.each(PROVIDERS)('step-up with acr_values and max_age on %s', (provider)
     const codes = recoveryCodesOn(codesPage.html);
     expect(codes).toHaveLength(10);
 
+    // A session without the second factor cannot change factors once the person has one.
+    const refusedPage = expectPage(await browser.get(`${gh.config.issuer}/account/security`));
+    expect(refusedPage.status).toBe(403);
+    expect(refusedPage.html).toContain('Confirm with your second factor first');
+
     // 3. acr_values naming the MFA level: the second factor only, inside the live session.
     flow = authorize(gh, browser, client, { acr_values: MFA_ACR });
     const challenge = expectPage(await flow.landing);
@@ -75,6 +80,8 @@ describe.each(PROVIDERS)('step-up with acr_values and max_age on %s', (provider)
     expect(stepped.amr).toEqual(['pwd', 'otp', 'mfa']);
     const stepUps = await auditRows(gh, 'mfa.success', { subject: user.id });
     expect(stepUps[0]?.details).toMatchObject({ factor: 'totp', step_up: true });
+
+    expect(expectPage(await browser.get(`${gh.config.issuer}/account/security`)).status).toBe(200);
 
     // 4. The session is at the MFA level now: the same request needs no interaction.
     flow = authorize(gh, browser, client, { acr_values: MFA_ACR });
