@@ -13,7 +13,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { PROVIDERS } from '../support/databases.js';
 import { freePort } from '../support/free-port.js';
 import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
-import { MFA_ACR, idTokenClaims, relyingParty } from '../support/mfa.js';
+import { MFA_ACR, codeAt, currentStep, idTokenClaims, relyingParty } from '../support/mfa.js';
 import { PASSWORD, auditRows, authorizationUrl, pkcePair, randomToken, registerClient, registerUser, type TestClient } from '../support/signin.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -164,12 +164,47 @@ describe.each(PROVIDERS)('passkeys in Chromium on %s', (provider) => {
     await shot(page, 'mfa-security');
     await page.getByRole('button', { name: 'Make new recovery codes' }).click();
     await page.getByRole('heading', { name: 'Save your recovery codes' }).waitFor();
+    const codes = await page.locator('.recovery-codes code').allTextContents();
+    expect(codes).toHaveLength(10);
     await page.getByRole('link', { name: 'Back to security settings' }).click();
     await page.getByRole('button', { name: 'Add an authenticator app' }).click();
     await page.getByLabel('Code from the app').waitFor();
     await shot(page, 'mfa-totp-add');
-
+    const secret = ((await page.locator('#totp-secret').textContent()) ?? '').replace(/ /g, '');
+    const step = currentStep();
+    await page.getByLabel('Code from the app').fill(codeAt(secret, step));
+    await page.getByRole('button', { name: 'Turn on' }).click();
+    await page.getByRole('button', { name: 'Remove the authenticator app' }).waitFor();
     expect(problems).toEqual([]);
     await context.close();
+
+    // 5. Without JavaScript: the authenticator app, then a recovery code, as second factor.
+    const plain = await browser.newContext({ viewport: { width: 1000, height: 900 }, javaScriptEnabled: false });
+    const noScript = await plain.newPage();
+    for (const [factor, typed] of [['totp', codeAt(secret, step + 1)], ['recovery', codes[0]!]] as const) {
+      await plain.clearCookies();
+      flow = await authorize(noScript, client);
+      await noScript.getByLabel('Email').fill(user.email);
+      await noScript.getByLabel('Password').fill(PASSWORD);
+      await noScript.getByRole('button', { name: 'Sign in', exact: true }).click();
+      await noScript.getByRole('button', { name: 'Verify' }).waitFor();
+      if (factor === 'totp') {
+        await shot(noScript, 'mfa-challenge-all-factors');
+        claims = await flow.finish(async () => {
+          await noScript.getByLabel('Code from your authenticator app').fill(typed);
+          await noScript.getByRole('button', { name: 'Verify' }).click();
+        });
+      } else {
+        await noScript.getByText('Use a recovery code').click();
+        await noScript.getByLabel('Recovery code').fill(typed);
+        await noScript.getByRole('button', { name: 'Use recovery code' }).click();
+        await noScript.getByRole('heading', { name: 'Recovery code used' }).waitFor();
+        expect(await noScript.locator('#recovery-remaining').textContent()).toBe('9');
+        await shot(noScript, 'mfa-recovery-used');
+        claims = await flow.finish(() => noScript.getByRole('button', { name: 'Continue' }).click());
+      }
+      expect(claims.amr).toEqual(['pwd', 'otp', 'mfa']);
+    }
+    await plain.close();
   });
 });
