@@ -31,7 +31,7 @@ const SECURITY_PATH = '/account/security';
 
 const csrfForm = z.strictObject({ csrf: z.string().max(200).optional() });
 const confirmForm = csrfForm.extend({ enrolment: z.string().max(100), code: z.string().max(100).default('') });
-const passkeyForm = csrfForm.extend({ credential: z.string().min(1).max(16_000), name: z.string().trim().min(1).max(60) });
+const passkeyForm = csrfForm.extend({ credential: z.string().max(16_000), name: z.string().trim().min(1).max(60) });
 const passkeyIdSchema = z.string().uuid();
 
 const SIGN_IN_FIRST = {

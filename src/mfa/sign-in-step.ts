@@ -38,7 +38,9 @@ import { confirmTotp, hasTotp, pendingTotpEnrolment, startTotpEnrolment, verifyT
 
 const codeForm = z.strictObject({ csrf: z.string().max(200).optional(), code: z.string().max(100).default('') });
 const csrfForm = z.strictObject({ csrf: z.string().max(200).optional() });
-const credentialForm = z.strictObject({ csrf: z.string().max(200).optional(), credential: z.string().min(1).max(16_000) });
+// An empty credential: the passkey button was pressed without JavaScript (the form still posts).
+const credentialForm = z.strictObject({ csrf: z.string().max(200).optional(), credential: z.string().max(16_000) });
+const NEEDS_SCRIPT = 'Passkeys need JavaScript in this browser. Use another way, or turn JavaScript on.';
 const enrolTotpForm = codeForm.extend({ enrolment: z.string().max(100) });
 const enrolPasskeyForm = credentialForm.extend({ name: z.string().trim().min(1).max(60) });
 
@@ -236,6 +238,7 @@ const passkeyOptions: StepHandler = async (ctx, deps, step) => {
 const submitPasskey: StepHandler = async (ctx, deps, step) => {
   const form = await formOf(ctx, deps, step, credentialForm);
   if (!form) return;
+  if (!form.credential) return showStep(ctx, deps, step, { error: NEEDS_SCRIPT, status: 400 });
   const { accountId } = step.pending;
   let method: SecondFactorMethod = 'hwk';
   const outcome = await secondFactorAttempt(ctx, deps, { userId: accountId, clientId: step.interaction.params.client_id, factor: 'passkey', stepUp: step.stepUp }, async () => {
@@ -290,6 +293,7 @@ const submitPasskeyEnrolment: StepHandler = async (ctx, deps, step) => {
   const form = await formOf(ctx, deps, step, enrolPasskeyForm);
   if (!form) return;
   if (!(await mayEnrol(deps, step))) return showStep(ctx, deps, step);
+  if (!form.credential) return showStep(ctx, deps, step, { error: NEEDS_SCRIPT, status: 400 });
   const registered = await registerPasskey(deps.prisma, deps.rp, step.pending.accountId, `interaction:${step.interaction.uid}`, form.credential, form.name);
   if (!registered) return showStep(ctx, deps, step, { error: 'The passkey could not be registered. Try again.', status: 400 });
   return enrolled(ctx, deps, step, registered.method, 'passkey');
@@ -336,6 +340,9 @@ function submitPasswordless(deps: MfaDeps) {
       throw error;
     }
     if (!deps.csrf.verify('mfa-passwordless', interaction.uid, form.csrf)) return sendErrorPage(ctx, CSRF_PAGE);
+    if (!form.credential) {
+      return sendErrorPage(ctx, { status: 400, title: 'Passkeys need JavaScript', message: `${NEEDS_SCRIPT} Go back and sign in with your email and password.`, code: 'passkey_needs_script' });
+    }
     const clientId = interaction.params.client_id;
     // A failed assertion spends the address's sign-in budget; it names no account to lock.
     const ipKey = clientAddressKey(ctx.ip);

@@ -190,6 +190,10 @@ describe.each(PROVIDERS)('passkeys in Chromium on %s', (provider) => {
       await noScript.getByRole('button', { name: 'Verify' }).waitFor();
       if (factor === 'totp') {
         await shot(noScript, 'mfa-challenge-all-factors');
+        // The passkey button without script: the page says so and the other ways stay.
+        await noScript.getByRole('button', { name: 'Use a passkey' }).click();
+        await noScript.getByRole('alert').waitFor();
+        expect(await noScript.getByRole('alert').textContent()).toContain('Passkeys need JavaScript');
         claims = await flow.finish(async () => {
           await noScript.getByLabel('Code from your authenticator app').fill(typed);
           await noScript.getByRole('button', { name: 'Verify' }).click();

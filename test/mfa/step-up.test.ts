@@ -109,5 +109,17 @@ describe.each(PROVIDERS)('step-up with acr_values and max_age on %s', (provider)
     const refused = expectPage(await browser.submit(formWithAction(third.html, '/mfa/recovery'), { code: codes[0]! }));
     expect(refused.status).toBe(400);
     expect(refused.html).toContain('That recovery code is not right, or was used already.');
+
+    // 7. The security page (the session is at the MFA level): remove the app, audited.
+    const settings = expectPage(await browser.get(`${gh.config.issuer}/account/security`));
+    expect(settings.html).toContain('Remove the authenticator app');
+    const removed = expectPage(await browser.submit(formWithAction(settings.html, '/account/security/totp/remove')));
+    expect(removed.url.pathname).toBe('/account/security');
+    expect(removed.html).toContain('Add an authenticator app');
+    expect(await gh.db.prisma.mfaTotp.count({ where: { userId: user.id } })).toBe(0);
+    expect((await auditRows(gh, 'mfa.removed', { subject: user.id }))[0]?.details).toMatchObject({ factor: 'totp' });
+    // A form without its CSRF token changes nothing.
+    const forged = expectPage(await browser.post(`${gh.config.issuer}/account/security/recovery-codes`, {}));
+    expect(forged.status).toBe(403);
   });
 });
