@@ -14,7 +14,8 @@ import { secondFactorNeed } from './policy.js';
 export const STEP_UP_REASON = 'mfa_required';
 
 export function mfaFeature({ prisma, config }: FeatureDependencies): Feature {
-  const stepUp = new interactionPolicy.Check(STEP_UP_REASON, 'a second factor is required', async (ctx: KoaContextWithOIDC) => {
+  // prompt=none gets login_required (OpenID Connect Core §3.1.2.6: authentication is needed).
+  const stepUp = new interactionPolicy.Check(STEP_UP_REASON, 'a second factor is required', 'login_required', async (ctx: KoaContextWithOIDC) => {
       const { session, params, client } = ctx.oidc;
       // No session: no_session asks for a sign-in, which leads to the second factor itself.
       if (!session?.accountId || !client) return interactionPolicy.Check.NO_NEED_TO_PROMPT;

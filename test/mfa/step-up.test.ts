@@ -68,6 +68,14 @@ describe.each(PROVIDERS)('step-up with acr_values and max_age on %s', (provider)
     expect(refusedPage.status).toBe(403);
     expect(refusedPage.html).toContain('Confirm with your second factor first');
 
+    // Another door: prompt=none cannot get a code from the single-factor session any more (the
+    // person has a factor now), with or without acr_values.
+    for (const extra of [{ prompt: 'none' }, { prompt: 'none', acr_values: MFA_ACR }] as Record<string, string>[]) {
+      flow = authorize(gh, browser, client, extra);
+      const silent = callbackOf(await flow.landing, client);
+      expect([silent.code, silent.error]).toEqual([null, 'login_required']);
+    }
+
     // 3. acr_values naming the MFA level: the second factor only, inside the live session.
     flow = authorize(gh, browser, client, { acr_values: MFA_ACR });
     const challenge = expectPage(await flow.landing);
