@@ -121,6 +121,9 @@ const envSchema = z.object({
   // Failed sign-ins allowed per client IP address per window, across all accounts.
   LOGIN_IP_LIMIT: positiveInt(100_000).default(30),
   LOGIN_IP_WINDOW: duration(1, 86_400).default(15 * 60),
+  // Second factor (src/mfa): off, optional (people who enrolled a factor must use it), or
+  // required (everyone; people without a factor enrol one while signing in).
+  MFA: z.enum(['off', 'optional', 'required'], { message: 'must be off, optional or required' }).default('optional'),
   // Device authorization grant (RFC 8628): device code lifetime (§3.2 expires_in), the polling
   // interval told to devices (§3.2 interval), and wrong user codes allowed per window (§5.1).
   DEVICE_CODE_TTL: duration(1, 3600).default(600),
@@ -257,6 +260,8 @@ export type GatehouseConfig = {
     refreshTokenReuseGrace: number;
   };
   lockout: { threshold: number; windowSeconds: number; durationSeconds: number };
+  /** Second-factor policy (src/mfa/policy.ts). */
+  mfa: 'off' | 'optional' | 'required';
   device: {
     codeTtlSeconds: number;
     pollIntervalSeconds: number;
@@ -379,6 +384,7 @@ export function parseConfig(env: Env): ConfigResult {
         windowSeconds: e.LOGIN_LOCKOUT_WINDOW,
         durationSeconds: e.LOGIN_LOCKOUT_DURATION,
       },
+      mfa: e.MFA,
       device: {
         codeTtlSeconds: e.DEVICE_CODE_TTL,
         pollIntervalSeconds: e.DEVICE_POLL_INTERVAL,

@@ -21,6 +21,7 @@ import { devicePolling } from './device/polling.js';
 import { installClientRateLimits, settleAttempts, type ClientRateLimiters } from './oidc/client-rate-limits.js';
 import { backchannelLogoutConfiguration, installBackchannelLogout } from './backchannel-logout/feature.js';
 import { upstreamProviderConfiguration } from './upstream/feature.js';
+import { mfaFeature } from './mfa/configuration.js';
 import { installGrantAccessTokenCutoff, jwtAccessTokenConfiguration, jwtAccessTokenEndpoints } from './oidc/jwt-access-tokens.js';
 
 /** Made once per process and shared by every provider built. */
@@ -52,6 +53,8 @@ export function providerFeatures(deps: FeatureDependencies, lasting: LastingFeat
     },
     // Upstream identity providers: the `idp` hint reaches the login prompt.
     { name: 'upstream sign-in', configuration: upstreamProviderConfiguration() },
+    // The second factor: acr_values_supported, and the step-up check on the login prompt.
+    mfaFeature(deps),
     // Sign-in finds the person; the refresh-token policy refuses a refresh before that.
     { name: 'accounts', configuration: { findAccount: withRefreshPolicy(deps, findSignInAccount(deps)) } },
     {

@@ -44,6 +44,9 @@ import { emailVerificationRoutes } from './email-verification/routes.js';
 import { signUpRoutes } from './sign-up/routes.js';
 import { accountRoutes } from './account/routes.js';
 import { upstreamSignIn } from './upstream/feature.js';
+import { mfaDependencies } from './mfa/deps.js';
+import { secondFactorRoutes, secondFactorSignIn } from './mfa/sign-in-step.js';
+import { securityRoutes } from './mfa/security-pages.js';
 
 export type Gatehouse = {
   config: GatehouseConfig;
@@ -175,6 +178,7 @@ export async function createGatehouse(config: GatehouseConfig, logger: Logger, o
     ];
     // The key that signs now (first in the list) also signs private_key_jwt assertions to upstreams.
     const upstream = upstreamSignIn(features, currentProvider, { kek, cookieKeys, signingKey: () => signingJwks[0] });
+    const mfa = mfaDependencies(features, currentProvider, kek, cookieKeys);
     const app = createApp({
       config,
       provider: currentProvider,
@@ -182,7 +186,13 @@ export async function createGatehouse(config: GatehouseConfig, logger: Logger, o
       cookieKeys,
       isReady: () => isDatabaseReachable(db),
       // Upstream sign-in's fixed callback path comes before the interaction pages' /:uid.
-      routers: [upstream.router, interactionRoutes(currentProvider, features, [deviceConfirmationPage], upstream.loginExtension), ...selfServiceRouters],
+      routers: [
+        upstream.router,
+        interactionRoutes(currentProvider, features, [deviceConfirmationPage], upstream.loginExtension, secondFactorSignIn(mfa)),
+        secondFactorRoutes(mfa),
+        securityRoutes(mfa),
+        ...selfServiceRouters,
+      ],
       endpoints: endpointsOf(provider, config.issuer),
       metrics,
       audit,

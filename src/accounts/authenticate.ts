@@ -38,12 +38,22 @@ export type AuthenticationResult =
 
 export type Credentials = { email: string; password: string };
 
+export type AuthenticateOptions = {
+  /**
+   * Whether a right password ends the attempt, forgetting the window's failures (the default).
+   * False when a second factor must follow (src/mfa): the password then only gives back its own
+   * place, so wrong second-factor codes keep counting however often the password is re-entered.
+   */
+  completesSignIn?: (userId: string) => Promise<boolean>;
+};
+
 export async function authenticate(
   prisma: Db,
   hasher: PasswordHasher,
   policy: LockoutPolicy,
   credentials: Credentials,
   now: Date = new Date(),
+  options: AuthenticateOptions = {},
 ): Promise<AuthenticationResult> {
   const email = normalizeEmail(credentials.email);
   const user = email.length <= EMAIL_MAX_LENGTH ? await prisma.user.findUnique({ where: { email } }) : null;
@@ -85,7 +95,9 @@ export async function authenticate(
   // The password is only ever available here: upgrade a hash whose costs are outdated.
   const passwordRehashed = hasher.needsRehash(storedHash);
   const passwordHash = passwordRehashed ? await hasher.hash(credentials.password) : undefined;
-  if (!(await recordSuccess(prisma, user.id, now, passwordHash))) {
+  const completes = options.completesSignIn ? await options.completesSignIn(user.id) : true;
+  const recorded = completes ? await recordSuccess(prisma, user.id, now, passwordHash) : await recordFirstFactor(prisma, user.id, now, passwordHash);
+  if (!recorded) {
     // Locked by concurrent wrong passwords while this one was being checked.
     return fail('account_locked', await lockedUntilOf(prisma, user.id, now));
   }
@@ -177,4 +189,48 @@ async function recordSuccess(prisma: Db, userId: string, now: Date, passwordHash
   // errs towards locking) and just sign in, if nobody locked the account.
   const signed = await prisma.user.updateMany({ where: { id: userId, ...notLocked(now) }, data: signedIn });
   return signed.count > 0;
+}
+
+/**
+ * A right password when a second factor must follow: gives back this attempt's own place and
+ * nothing else, so the window's checked failures (wrong second-factor codes included) stay.
+ * Returns false when the account was locked meanwhile.
+ */
+async function recordFirstFactor(prisma: Db, userId: string, now: Date, passwordHash: string | undefined): Promise<boolean> {
+  const given = await prisma.user.updateMany({
+    where: { id: userId, failedLoginCount: { gt: 0 }, ...notLocked(now) },
+    data: { failedLoginCount: { decrement: 1 }, ...(passwordHash ? { passwordHash } : {}) },
+  });
+  if (given.count > 0) return true;
+  return (await lockedUntilOf(prisma, userId, now)) === null;
+}
+
+export type SecondFactorCheck =
+  | { ok: true }
+  | { ok: false; reason: 'wrong_code' | 'account_locked'; lockedNow: boolean; lockedUntil: Date | null };
+
+/**
+ * A second-factor attempt (a TOTP code, a recovery code, a passkey assertion) under the same
+ * lockout as passwords: counted before `verify` runs, refused unchecked while the account is
+ * locked or the window's attempts are spent; a wrong one counts towards the lock, a right one
+ * ends the sign-in and forgets the window's failures, as a right password does on its own.
+ */
+export async function checkSecondFactor(
+  prisma: Db,
+  policy: LockoutPolicy,
+  userId: string,
+  verify: () => Promise<boolean>,
+  now: Date = new Date(),
+): Promise<SecondFactorCheck> {
+  if (!(await reserveAttempt(prisma, policy, userId, now))) {
+    return { ok: false, reason: 'account_locked', lockedNow: false, lockedUntil: await lockedUntilOf(prisma, userId, now) };
+  }
+  if (!(await verify())) {
+    const lock = await recordWrongPassword(prisma, policy, userId, now);
+    return { ok: false, reason: 'wrong_code', ...lock };
+  }
+  if (!(await recordSuccess(prisma, userId, now, undefined))) {
+    return { ok: false, reason: 'account_locked', lockedNow: false, lockedUntil: await lockedUntilOf(prisma, userId, now) };
+  }
+  return { ok: true };
 }

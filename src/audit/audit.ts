@@ -65,6 +65,13 @@ export const AUDIT_EVENT_TYPES = [
   'upstream.login.failure',
   'upstream.login.success',
   'upstream.updated',
+  'mfa.enrolled',
+  'mfa.removed',
+  'mfa.success',
+  'mfa.failure',
+  'mfa.recovery_code_used',
+  'mfa.recovery_codes_generated',
+  'mfa.reset',
 ] as const;
 
 type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];

@@ -299,6 +299,8 @@ export const clientInputObject = z.strictObject({
     .optional(),
   jwks: jwksSchema.optional(),
   first_party: z.boolean({ message: 'must be true or false' }).optional(),
+  /** Every sign-in to this client needs a second factor (src/mfa/policy.ts). */
+  require_mfa: z.boolean({ message: 'must be true or false' }).optional(),
   default_api: z.string({ message: 'must be a string' }).min(1, 'must not be empty').max(500, 'must be at most 500 characters').optional(),
   // RFC 9701 §6: signed with the server's signing keys, which are RSA (src/keys).
   introspection_signed_response_alg: z.enum(INTROSPECTION_SIGNING_ALGS, { message: `must be one of ${INTROSPECTION_SIGNING_ALGS.join(', ')}` }).optional(),
@@ -346,6 +348,7 @@ function resolveDefaults(input: z.output<typeof clientInputObject>) {
     token_endpoint_auth_method: input.token_endpoint_auth_method ?? defaultMethod,
     jwks: (input.jwks as ClientJwks | undefined) ?? null,
     first_party: input.first_party ?? false,
+    require_mfa: input.require_mfa ?? false,
     default_api: input.default_api ?? null,
     introspection_signed_response_alg: input.introspection_signed_response_alg ?? null,
     backchannel_logout_uri: input.backchannel_logout_uri ?? null,

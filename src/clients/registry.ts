@@ -95,6 +95,7 @@ function columnsOf(spec: ClientSpec, apiIds: Map<string, string>) {
     tokenEndpointAuthMethod: spec.token_endpoint_auth_method,
     jwks: spec.jwks ? (spec.jwks as Prisma.InputJsonValue) : Prisma.DbNull,
     firstParty: spec.first_party,
+    requireMfa: spec.require_mfa,
     defaultApiId: spec.default_api ? apiIds.get(spec.default_api)! : null,
     introspectionSignedResponseAlg: spec.introspection_signed_response_alg,
     backchannelLogoutUri: spec.backchannel_logout_uri,

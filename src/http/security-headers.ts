@@ -2,12 +2,14 @@
 // Referer carrying codes or tokens away, HSTS when the issuer is https.
 import type { Middleware } from 'koa';
 import { issuerIsHttps, type GatehouseConfig } from '../config.js';
-import { formTargetsOf } from '../pages/form-targets.js';
+import { formTargetsOf, ownScriptsAllowed } from '../pages/form-targets.js';
 
 type Directives = Map<string, string[]>;
 
 /**
- * Our pages load one stylesheet from us and run no script of their own. The policy is set
+ * Our pages load one stylesheet from us and run no script of their own, except pages that
+ * use passkeys (WebAuthn needs script): those load scripts from /static, never inline ones,
+ * and widen script-src and connect-src to 'self' alone (allowOwnScripts). The policy is set
  * before the request is handled so that oidc-provider's auto-submitting pages (form_post
  * responses, the logout hand-off) can add the hash of their one inline script to script-src,
  * which is how it allows that script and nothing else (its helpers/script_src_sha.js).
@@ -42,8 +44,13 @@ function serialize(directives: Directives): string {
 
 const PAGE_CSP = serialize(new Map(PAGE_DIRECTIVES));
 
-function finalPolicy(current: string, formTargets: ReadonlySet<string> | undefined): string {
+function finalPolicy(current: string, formTargets: ReadonlySet<string> | undefined, ownScripts: boolean): string {
   const directives = parse(current);
+  // Scripts from our origin only (files under /static, never inline), talking back to it.
+  if (ownScripts) {
+    directives.set('script-src', [...new Set([...(directives.get('script-src') ?? []), "'self'"])]);
+    directives.set('connect-src', ["'self'"]);
+  }
   if (formTargets?.size) directives.set('form-action', [...new Set([...(directives.get('form-action') ?? []), ...formTargets])]);
   // 'none' next to other sources (a script hash added by oidc-provider) is ignored by browsers
   // with a console warning; leave only the sources.
@@ -68,7 +75,7 @@ export function securityHeaders(config: GatehouseConfig): Middleware {
     await next();
     if (ctx.response.is('html')) {
       const current = ctx.response.get('Content-Security-Policy') || PAGE_CSP;
-      ctx.set('Content-Security-Policy', finalPolicy(current, formTargetsOf(ctx)));
+      ctx.set('Content-Security-Policy', finalPolicy(current, formTargetsOf(ctx), ownScriptsAllowed(ctx)));
     } else {
       ctx.remove('Content-Security-Policy');
     }

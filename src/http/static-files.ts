@@ -1,20 +1,29 @@
-// Our stylesheet (and nothing else) under /static: read once at start, served with a
-// content hash as ETag. No directory listing, no path from the request touches the disk.
+// Our stylesheet, icon and scripts (and nothing else) under /static: read once at start, served
+// with a content hash as ETag. No directory listing, no path from the request touches the disk.
+// The passkey pages' browser library is served from its installed package, as it was published.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Middleware } from 'koa';
 import { VIEWS_DIR } from '../pages/render.js';
 
-const FILES: Record<string, string> = {
-  '/static/gatehouse.css': 'text/css; charset=utf-8',
-  '/static/favicon.svg': 'image/svg+xml',
+const PROJECT_DIR = path.resolve(VIEWS_DIR, '..');
+
+/** URL path -> media type and file (relative to the project). */
+const FILES: Record<string, { type: string; file: string }> = {
+  '/static/gatehouse.css': { type: 'text/css; charset=utf-8', file: 'views/static/gatehouse.css' },
+  '/static/favicon.svg': { type: 'image/svg+xml', file: 'views/static/favicon.svg' },
+  '/static/passkeys.js': { type: 'text/javascript; charset=utf-8', file: 'views/static/passkeys.js' },
+  '/static/simplewebauthn-browser.js': {
+    type: 'text/javascript; charset=utf-8',
+    file: 'node_modules/@simplewebauthn/browser/dist/bundle/index.umd.min.js',
+  },
 };
 
 export function staticFiles(): Middleware {
   const served = new Map(
-    Object.entries(FILES).map(([urlPath, type]) => {
-      const body = readFileSync(path.join(VIEWS_DIR, urlPath));
+    Object.entries(FILES).map(([urlPath, { type, file }]) => {
+      const body = readFileSync(path.join(PROJECT_DIR, file));
       return [urlPath, { body, type, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 16)}"` }];
     }),
   );

@@ -51,6 +51,12 @@ export function createMetrics(): Metrics {
     labelNames: ['reason'] as const,
     registers,
   });
+  const mfaFailures = new Counter({
+    name: 'gatehouse_mfa_failures_total',
+    help: 'Failed second-factor attempts (TOTP, recovery code, passkey), by factor and reason',
+    labelNames: ['factor', 'reason'] as const,
+    registers,
+  });
   const lockouts = new Counter({ name: 'gatehouse_account_lockouts_total', help: 'Accounts locked after repeated failed sign-ins', registers });
   const rateLimited = new Counter({
     name: 'gatehouse_rate_limit_rejections_total',
@@ -85,6 +91,9 @@ export function createMetrics(): Metrics {
           break;
         case 'login.failure':
           loginFailures.inc({ reason: String(event.details?.reason ?? 'unknown') });
+          break;
+        case 'mfa.failure':
+          mfaFailures.inc({ factor: String(event.details?.factor ?? 'unknown'), reason: String(event.details?.reason ?? 'unknown') });
           break;
         case 'account.locked':
           lockouts.inc();

@@ -4,6 +4,7 @@
 import type { Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Configuration } from 'oidc-provider';
+import { interactionPolicy } from 'oidc-provider';
 import type { GatehouseConfig } from '../config.js';
 import type { AuditWriter } from '../audit/audit.js';
 import type { Db } from '../db/client.js';
@@ -23,6 +24,11 @@ export type Feature = {
   /** Named in the start-up error when two features set the same setting. */
   name: string;
   configuration?: Partial<Configuration>;
+  /**
+   * Checks added to a prompt of the interaction policy, whichever feature set the policy
+   * (interactions.policy, else oidc-provider's default one): several features can each add theirs.
+   */
+  promptChecks?: { prompt: 'login' | 'consent'; check: interactionPolicy.Check }[];
   /**
    * Work on the constructed provider that is not middleware: event listeners, and model
    * overrides (those go through src/oidc/provider-internals.ts). Runs before `middleware`.
@@ -65,6 +71,17 @@ export function mergeConfigurations(features: Feature[]): Configuration {
       }
       claim(key, feature);
       merged[key] = value;
+    }
+  }
+  const checks = features.flatMap((feature) => feature.promptChecks ?? []);
+  if (checks.length) {
+    const interactions = (merged.interactions ??= {}) as NonNullable<Configuration['interactions']>;
+    // A policy set by a feature is made with interactionPolicy.base() too (src/device/flow.ts).
+    const policy = (interactions.policy ??= interactionPolicy.base()) as interactionPolicy.DefaultPolicy;
+    for (const { prompt, check } of checks) {
+      const found = policy.get(prompt);
+      if (!found) throw new Error(`the interaction policy has no ${prompt} prompt to add the ${check.reason} check to`);
+      found.checks.add(check);
     }
   }
   return merged;

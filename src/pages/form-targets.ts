@@ -29,6 +29,17 @@ export function allowFormTarget(ctx: Context, uri: string): void {
   (state[FORM_TARGETS] ??= new Set()).add(source);
 }
 
+const OWN_SCRIPTS = Symbol('ownScripts');
+
+/** The page being answered loads our scripts from /static and they call back to us (fetch). */
+export function allowOwnScripts(ctx: Context): void {
+  (ctx.state as { [OWN_SCRIPTS]?: boolean })[OWN_SCRIPTS] = true;
+}
+
+export function ownScriptsAllowed(ctx: Context): boolean {
+  return (ctx.state as { [OWN_SCRIPTS]?: boolean })[OWN_SCRIPTS] === true;
+}
+
 /** The sources allowed so far for the response being built, if any. */
 export function formTargetsOf(ctx: Context): ReadonlySet<string> | undefined {
   return (ctx.state as StateWithTargets)[FORM_TARGETS];

@@ -1,17 +1,20 @@
 // Answering with one of our pages: HTML, never cached (they carry CSRF tokens and personal
 // data), and a form-action policy that names where the page's forms may lead.
 import type { Context } from 'koa';
-import { allowFormTarget } from './form-targets.js';
+import { allowFormTarget, allowOwnScripts } from './form-targets.js';
 import { renderPage } from './render.js';
 
 export type PageOptions = {
   status?: number;
   /** Where a form on the page ends up after redirects (a validated redirect_uri). */
   formTargets?: (string | undefined)[];
+  /** The page runs our own scripts from /static (passkeys): script-src and connect-src 'self'. */
+  scripts?: boolean;
 };
 
 export function sendPage(ctx: Context, view: string, data: Record<string, unknown>, options: PageOptions = {}): void {
   for (const target of options.formTargets ?? []) if (target) allowFormTarget(ctx, target);
+  if (options.scripts) allowOwnScripts(ctx);
   ctx.status = options.status ?? 200;
   ctx.set('Cache-Control', 'no-store');
   ctx.type = 'html';

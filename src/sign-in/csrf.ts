@@ -9,7 +9,8 @@
 // not carry it) must name the same interaction as the URL.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
-type CsrfForm = 'login' | 'consent' | 'abort' | 'device' | 'upstream-link';
+/** The forms of sign-in, and those of features that extend it (src/mfa: `mfa-…`, src/upstream). */
+type CsrfForm = 'login' | 'consent' | 'abort' | 'device' | 'upstream-link' | `mfa-${string}`;
 
 export type Csrf = {
   token(form: CsrfForm, interactionUid: string): string;

@@ -38,6 +38,8 @@ export type LoadedInteraction = {
   params: z.infer<typeof paramsSchema>;
   /** The account already signed in to this session, if any. */
   accountId: string | undefined;
+  /** How the session's person signed in (RFC 8176 amr), if anyone did. */
+  sessionAmr: string[] | undefined;
   /** The grant this session already holds for the client, if any. */
   grantId: string | undefined;
   /** True when the person signed in during this same authorization request. */
@@ -68,6 +70,7 @@ export async function loadInteraction(provider: Provider, ctx: Context, uid: str
       prompt: prompt.data,
       params: params.data,
       accountId: stored.session?.accountId,
+      sessionAmr: z.array(z.string()).optional().catch(undefined).parse((stored.session as { amr?: unknown } | undefined)?.amr),
       grantId: stored.grantId,
       signedInJustNow: typeof lastLogin?.accountId === 'string',
     },

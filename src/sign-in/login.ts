@@ -40,10 +40,12 @@ function hintedEmail(interaction: LoadedInteraction): string {
 
 async function showLogin(ctx: Context, deps: InteractionDeps, interaction: LoadedInteraction, view: LoginView): Promise<void> {
   const { uid } = interaction;
+  const extra = deps.extension?.loginPage?.(interaction);
   sendPage(
     ctx,
     'login',
     {
+      ...extra?.data,
       title: 'Sign in',
       clientName: await clientName(deps, interaction.params.client_id),
       email: view.email,
@@ -57,7 +59,7 @@ async function showLogin(ctx: Context, deps: InteractionDeps, interaction: Loade
       signUpHref: deps.config.signUp.mode !== 'off' ? `${SIGN_UP_PATH}?interaction=${encodeURIComponent(uid)}` : undefined,
       upstreams: (await deps.loginExtension?.alternatives(interaction)) ?? [],
     },
-    { status: view.status ?? 200, formTargets: [interaction.params.redirect_uri] },
+    { status: view.status ?? 200, formTargets: [interaction.params.redirect_uri], scripts: extra?.scripts ?? false },
   );
 }
 
@@ -107,7 +109,16 @@ export async function submitLogin(ctx: Context, deps: InteractionDeps, interacti
     });
   }
 
-  const result = await authenticate(deps.prisma, deps.hasher, deps.config.lockout, { email, password: form.password });
+  let stepFollows = false;
+  const { extension } = deps;
+  const result = await authenticate(deps.prisma, deps.hasher, deps.config.lockout, { email, password: form.password }, new Date(), {
+    completesSignIn: extension
+      ? async (userId) => {
+          stepFollows = await extension.stepFollowsPassword(interaction, userId);
+          return !stepFollows;
+        }
+      : undefined,
+  });
   if (!result.ok) {
     await deps.audit({
       type: 'login.failure',
@@ -146,8 +157,10 @@ export async function submitLogin(ctx: Context, deps: InteractionDeps, interacti
     subject: result.userId,
     clientId: interaction.params.client_id,
     ip: ctx.ip,
-    details: { method: 'password', password_rehashed: result.passwordRehashed },
+    // second_factor: the sign-in goes on to a second factor (src/mfa), which audits its own outcome.
+    details: { method: 'password', password_rehashed: result.passwordRehashed, second_factor: stepFollows },
   });
+  if (extension) return extension.afterPassword(ctx, interaction, result.userId, stepFollows);
   // RFC 8176 §2: "pwd" names password authentication.
   await finishInteraction(deps.provider, ctx, { login: { accountId: result.userId, amr: ['pwd'], remember: true } });
 }

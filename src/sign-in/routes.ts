@@ -18,7 +18,7 @@ import { INTERACTION_PATH } from '../http/endpoints.js';
 import type { FeatureDependencies } from '../oidc/feature.js';
 import { showConsentPrompt, submitAbort, submitConsent } from './consent.js';
 import { createCsrf } from './csrf.js';
-import type { InteractionDeps, LoginExtension } from './deps.js';
+import type { InteractionDeps, LoginExtension, SignInExtension } from './deps.js';
 import { FormError } from './form.js';
 import { loadInteraction, type LoadedInteraction } from './interaction.js';
 import { showLoginPrompt, submitLogin } from './login.js';
@@ -78,6 +78,7 @@ function promptPage(variants: readonly ConsentVariant[]): Handler {
   return async (ctx, deps, interaction) => {
     switch (interaction.prompt.name) {
       case 'login':
+        if (deps.extension?.loginVariant?.matches(interaction)) return deps.extension.loginVariant.show(ctx, deps, interaction);
         return showLoginPrompt(ctx, deps, interaction);
       case 'consent': {
         const variant = variants.find((v) => v.matches(interaction));
@@ -95,6 +96,7 @@ export function interactionRoutes(
   features: FeatureDependencies,
   consentVariants: readonly ConsentVariant[] = [],
   loginExtension?: LoginExtension,
+  extension?: SignInExtension,
 ): Router {
   const provider = currentProvider();
   const deps: InteractionDeps = {
@@ -109,6 +111,7 @@ export function interactionRoutes(
     loginLimiter: features.limiterFor('login-ip'),
     loginAccountLimiter: features.limiterFor('login-ip-account'),
     loginExtension,
+    extension,
   };
 
   const router = new Router({ prefix: INTERACTION_PATH });

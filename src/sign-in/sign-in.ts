@@ -33,10 +33,14 @@ export function signInConfiguration({ prisma }: FeatureDependencies): Partial<Co
     claims: {
       // oidc-provider's defaults for session-related claims are kept.
       acr: null,
+      // RFC 8176 methods in ID tokens (src/mfa/acr.ts); not a default of oidc-provider.
+      amr: null,
       sid: null,
       auth_time: null,
       iss: null,
-      openid: [...SCOPE_CLAIMS.openid],
+      // acr and amr are released with openid, so every ID token says how the person signed in
+      // (oidc-provider otherwise returns them only when the claims parameter asks).
+      openid: [...SCOPE_CLAIMS.openid, 'acr', 'amr'],
       profile: [...SCOPE_CLAIMS.profile],
       email: [...SCOPE_CLAIMS.email],
     },

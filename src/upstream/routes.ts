@@ -32,6 +32,7 @@ import { proveExistingAccount, resolveAccount } from './linking.js';
 import { classifyFailure, completeAuthorization, startAuthorization, upstreamConfiguration, type SigningKeySource } from './oauth-client.js';
 import { BAD_STATE_PAGE, failurePage, NOT_AVAILABLE_PAGE } from './pages.js';
 import { listUpstreams, loadEnabledUpstream } from './registry.js';
+import { acrOf } from '../mfa/acr.js';
 
 const CALLBACK_PATH = `${INTERACTION_PATH}/upstream/callback`;
 
@@ -224,7 +225,9 @@ async function signedIn(ctx: Context, deps: UpstreamDeps, interaction: LoadedInt
   });
   // The upstream's id rides along in the login result, for whatever needs to know how the person
   // signed in (claims, the acr/amr policy).
-  await finishInteraction(deps.provider(), ctx, { login: { accountId: userId, amr, remember: true, upstream: upstreamId } });
+  // acr as for every other sign-in (src/mfa/acr.ts): an upstream sign-in alone is one factor here;
+  // a person with a second factor, or a client requiring one, is stepped up by the login prompt check.
+  await finishInteraction(deps.provider(), ctx, { login: { accountId: userId, amr, acr: acrOf(amr), remember: true, upstream: upstreamId } });
 }
 
 async function finishRoute(ctx: Context, deps: UpstreamDeps): Promise<void> {

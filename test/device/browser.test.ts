@@ -68,12 +68,12 @@ describe.each(PROVIDERS)('a real browser connects a device on %s', (provider) =>
 
     await page.getByLabel('Code').fill(` ${authorization.user_code.toLowerCase()} `);
     await page.getByRole('button', { name: 'Continue' }).click();
-    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).waitFor();
     expect(await page.title()).toBe('Sign in · Gatehouse');
     expect(await page.textContent('body')).toContain('Living Room TV');
     await page.getByLabel('Email').fill(user.email);
     await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
 
     await page.getByRole('button', { name: 'Approve' }).waitFor();
     expect(await page.title()).toBe('Connect Living Room TV? · Gatehouse');
@@ -108,7 +108,7 @@ describe.each(PROVIDERS)('a real browser connects a device on %s', (provider) =>
     await page.getByRole('button', { name: 'Continue' }).click();
     await page.getByLabel('Email').fill(user.email);
     await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByRole('button', { name: 'Approve' }).click();
     await page.getByRole('heading', { name: 'Device connected' }).waitFor();
 

@@ -42,12 +42,19 @@ describe.each(PROVIDERS)('authorization code + PKCE sign-in on %s', (provider) =
     expect(browser.hops[0]).toMatchObject({ status: 303 });
     expect(login.html).toContain('Acme Notes');
     expect(login.html).toMatch(/<label for="email">Email<\/label>/);
-    expect(login.html).toMatch(/<input id="email" name="email" type="email"[^>]*autocomplete="username"/);
+    // "webauthn": the browser may offer passkeys in the email field's autofill (src/mfa).
+    expect(login.html).toMatch(/<input id="email" name="email" type="email"[^>]*autocomplete="username webauthn"/);
     expect(login.html).toMatch(/<input id="password" name="password" type="password"[^>]*autocomplete="current-password"/);
-    expect(login.html).not.toMatch(/<script/i);
+    // The only scripts are our passkey files from /static (src/mfa): nothing inline.
+    expect([...login.html.matchAll(/<script\b[^>]*>/gi)].map((m) => m[0])).toEqual([
+      '<script src="/static/simplewebauthn-browser.js">',
+      '<script src="/static/passkeys.js">',
+    ]);
+    expect(login.html).not.toMatch(/<script>|<script\b(?![^>]*\bsrc=)/i);
     const csp = login.headers.get('content-security-policy') ?? '';
     expect(csp).toContain("frame-ancestors 'none'");
-    expect(csp).toContain("script-src 'none'");
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toMatch(/unsafe-inline|unsafe-eval/);
     expect(csp).not.toContain('unsafe-inline');
     // The login form may end (after redirects) at the client's redirect_uri, and nowhere else.
     expect(csp).toMatch(/form-action 'self' http:\/\/127\.0\.0\.1:8765(;|$)/);

@@ -95,14 +95,14 @@ describe.each(PROVIDERS)('a real browser on %s', (provider) => {
     // A wrong password first: the generic message, the email still there.
     await page.getByLabel('Email').fill(user.email);
     await page.getByLabel('Password').fill('not my password at all');
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByRole('alert').waitFor();
     expect(await page.getByRole('alert').textContent()).toBe('Invalid email or password.');
     expect(await page.getByLabel('Email').inputValue()).toBe(user.email);
     await page.screenshot({ path: path.join(OUTPUT, `login-error-${provider}.png`), fullPage: true });
 
     await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByRole('button', { name: 'Allow' }).waitFor();
     expect(await page.title()).toBe('Allow Acme Notes? · Gatehouse');
     expect(await page.textContent('body')).toContain(user.email);
@@ -169,7 +169,7 @@ describe.each(PROVIDERS)('a real browser on %s', (provider) => {
     await page.screenshot({ path: path.join(OUTPUT, `login-mobile-${provider}.png`), fullPage: true });
     await page.getByLabel('Email').fill(user.email);
     await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByRole('button', { name: 'Allow' }).waitFor();
     expect(Number(await page.evaluate('document.documentElement.scrollWidth'))).toBeLessThanOrEqual(390);
     await page.screenshot({ path: path.join(OUTPUT, `consent-mobile-${provider}.png`), fullPage: true });

@@ -32,6 +32,7 @@ type ClientFlags = {
   authMethod?: ClientInput['token_endpoint_auth_method'];
   jwksFile?: string;
   firstParty?: boolean;
+  requireMfa?: boolean;
   defaultApi?: string | false;
   introspectionSignedResponseAlg?: ClientInput['introspection_signed_response_alg'] | false;
   backchannelLogoutUri?: string | false;
@@ -56,6 +57,7 @@ function metadataOptions(command: Command, forUpdate: boolean): Command {
     .addOption(new Option('--auth-method <method>', 'token endpoint authentication method (default: the profile\'s)').choices([...CONFIDENTIAL_AUTH_METHODS]))
     .option('--jwks-file <file>', 'JSON Web Key Set file with the public keys for private_key_jwt')
     .option('--first-party', 'a first-party app: consent is not asked for OpenID Connect scopes')
+    .option('--require-mfa', 'every sign-in to this client needs a second factor (people without one set one up)')
     .option('--default-api <identifier>', 'API that tokens are for when a request names no resource (create: the only --api when there is one)')
     .addOption(
       new Option('--introspection-signed-response-alg <alg>', 'sign introspection responses as a JWT (RFC 9701) when the caller asks for one').choices([...INTROSPECTION_SIGNING_ALGS]),
@@ -105,6 +107,7 @@ async function metadataFromFlags(prisma: Db, flags: ClientFlags): Promise<Client
   if (flags.authMethod) patch.token_endpoint_auth_method = flags.authMethod;
   if (flags.jwksFile) patch.jwks = readJwksFile(flags.jwksFile);
   if (flags.firstParty !== undefined) patch.first_party = flags.firstParty;
+  if (flags.requireMfa !== undefined) patch.require_mfa = flags.requireMfa;
   if (flags.defaultApi !== undefined) patch.default_api = flags.defaultApi === false ? null : flags.defaultApi;
   if (flags.introspectionSignedResponseAlg !== undefined) {
     patch.introspection_signed_response_alg = flags.introspectionSignedResponseAlg === false ? null : flags.introspectionSignedResponseAlg;
@@ -138,6 +141,7 @@ function clientDetails(client: ClientView): string {
     ['first_party', client.first_party],
     ['backchannel_logout_uri', client.backchannel_logout_uri],
     ['backchannel_logout_session_required', client.backchannel_logout_session_required],
+    ['require_mfa', client.require_mfa],
     ['secrets', client.client_secrets.map((s) => `created ${s.created_at}${s.expires_at ? `, expires ${s.expires_at}` : ''}`)],
     ['created_at', client.created_at],
   ]);
@@ -244,6 +248,7 @@ Examples:
   const update = leaf<ClientFlags & { clear?: string[] }>(client, 'update <client_id>', 'change a client\'s metadata; only the options given change', io);
   metadataOptions(update.command, true)
     .option('--no-first-party', 'ask consent for OpenID Connect scopes again')
+    .option('--no-require-mfa', 'stop requiring a second factor for this client (the MFA setting still applies)')
     .option('--no-default-api', 'remove the default API')
     .option('--no-introspection-signed-response-alg', 'answer introspection in plain JSON again')
     .option('--no-backchannel-logout-uri', 'stop sending logout tokens to this client')

@@ -12,6 +12,7 @@ import {
   type UserView,
 } from '../../accounts/users.js';
 import type { Db } from '../../db/client.js';
+import { listFactors, removeAllFactors } from '../../mfa/factors.js';
 import { listUserGrants, revokeUserGrants } from '../../oidc/user-grants.js';
 import { queueBackchannelLogout } from '../../backchannel-logout/queue.js';
 import { sendVerificationEmail } from '../../email-verification/send.js';
@@ -120,11 +121,21 @@ export function registerUserCommands(program: Command, io: Io): void {
     };
   });
 
-  leaf(user, 'show <email|id>', 'show one person', io).handle(async (ctx, _flags, [reference]) => {
+  leaf(user, 'show <email|id>', 'show one person, with their second factors (never a secret)', io).handle(async (ctx, _flags, [reference]) => {
     const found = await requireUser(ctx.prisma, reference!);
     // Linked upstream identities (src/upstream/): (upstream, subject) pairs.
     const identities = await listIdentities(ctx.prisma, found.id);
-    return { json: { ...found, identities }, text: userDetails(found, identities) };
+    const factors = await listFactors(ctx.prisma, found.id);
+    const factorLines = factors.length
+      ? table(factors, [
+          { header: 'FACTOR', value: (f) => f.kind },
+          { header: 'NAME', value: (f) => f.name },
+          { header: 'CREATED', value: (f) => f.created_at },
+          { header: 'LAST_USED', value: (f) => f.last_used_at ?? '-' },
+          { header: 'DETAIL', value: (f) => f.detail ?? '-' },
+        ])
+      : 'no second factors';
+    return { json: { ...found, identities, factors }, text: `${userDetails(found, identities)}\n\n${factorLines}` };
   });
 
   const unlink = leaf<{ subject?: string }>(user, 'unlink <email|id> <upstream>', 'remove a person\'s linked identity at an upstream (they can no longer sign in through it until linked again)', io);
@@ -139,6 +150,14 @@ export function registerUserCommands(program: Command, io: Io): void {
     }
     await ctx.audit({ type: 'identity.unlinked', outcome: 'success', subject: found.id, details: { upstream: upstreamId!, identities: removed.length } });
     return { json: { user_id: found.id, upstream_id: upstreamId, unlinked: removed }, text: `unlinked ${removed.length} identit${removed.length === 1 ? 'y' : 'ies'} of ${found.email} at ${upstreamId}` };
+  });
+
+  const mfa = user.command('mfa').description("a person's second factors");
+  leaf(mfa, 'reset <email|id>', 'remove every second factor and recovery code of a person (they lost them)', io).handle(async (ctx, _flags, [reference]) => {
+    const found = await requireUser(ctx.prisma, reference!);
+    const removed = await removeAllFactors(ctx.prisma, found.id);
+    await ctx.audit({ type: 'mfa.reset', outcome: 'success', subject: found.id, details: { removed } });
+    return { json: { user_id: found.id, removed }, text: `removed ${removed} second-factor record${removed === 1 ? '' : 's'} of ${found.email}` };
   });
 
   const setPasswordCommand = leaf<PasswordFlags>(user, 'set-password <email|id>', 'set a new password (also ends a lockout)', io);
