@@ -32,6 +32,7 @@ import { clientMetadataLookup } from './clients/provider-metadata.js';
 import { cachedClientLookup } from './clients/client-cache.js';
 import { createAuditWriter, type AuditWriter } from './audit/audit.js';
 import { backchannelLogoutRenderer } from './backchannel-logout/logout-token.js';
+import { queueBackchannelLogout } from './backchannel-logout/queue.js';
 import { currentKeySigner } from './keys/sign-jwt.js';
 import { outboxBacklog, webhookOutbox } from './webhooks/outbox.js';
 import { webhookRenderer } from './webhooks/render.js';
@@ -169,6 +170,8 @@ export async function createGatehouse(config: GatehouseConfig, logger: Logger, o
       csrf: createPageCsrf(cookieKeys),
       hasher: createPasswordHasher(),
       mailLimiters: { perIp: limiterFor('mail-ip'), perAddress: limiterFor('mail-account') },
+      // OpenID Connect Back-Channel Logout 1.0 for sessions ended from the account page or by a reset.
+      beforeSignOut: (accountId: string, sessionIds: string[]) => queueBackchannelLogout(db.prisma, { accountId, sessionIds }),
     };
     const selfServiceRouters = [
       ...(config.passwordReset.enabled ? [passwordResetRoutes(selfService)] : []),

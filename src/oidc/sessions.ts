@@ -70,7 +70,15 @@ export type SignOutRequest = {
   ip?: string | null;
 };
 
-export type SessionSignOutDeps = { prisma: Db; audit: AuditWriter };
+export type SessionSignOutDeps = {
+  prisma: Db;
+  audit: AuditWriter;
+  /**
+   * Runs before the sessions' rows go, which name the clients and `sid`s to tell: back-channel
+   * logout (src/backchannel-logout), wired in src/gatehouse.ts so this folder imports no feature.
+   */
+  beforeSignOut?: (accountId: string, sessionIds: string[]) => Promise<void>;
+};
 
 /** Ends sessions of one person; returns the ids ended. */
 export async function signOutSessions(deps: SessionSignOutDeps, request: SignOutRequest): Promise<string[]> {
@@ -84,6 +92,7 @@ export async function signOutSessions(deps: SessionSignOutDeps, request: SignOut
   });
   const ids = rows.map((row) => row.id);
   if (ids.length === 0) return [];
+  await deps.beforeSignOut?.(request.accountId, ids);
   await deps.prisma.session.deleteMany({ where: { accountId: request.accountId, id: { in: ids } } });
   await revokeGrantTokens(deps.prisma, rows.flatMap((row) => sessionBoundGrants(row.payload)), new Date());
   await deps.audit({
