@@ -40,7 +40,7 @@ const runStarted = Date.now();
 // One key-encryption secret per run: a target restarted on the same database must decrypt its keys.
 const KEY_ENCRYPTION_SECRET = randomBytes(32).toString('base64');
 
-const SCENARIO_NAMES = ['client_credentials', 'discovery', 'jwks', 'introspection', 'refresh_rotation', 'sign_in', 'device_flow'] as const;
+const SCENARIO_NAMES = ['client_credentials', 'discovery', 'jwks', 'introspection', 'introspection_hint', 'introspection_jwt', 'refresh_rotation', 'sign_in', 'device_flow'] as const;
 type ScenarioName = (typeof SCENARIO_NAMES)[number];
 for (const name of [...(SCENARIOS ?? []), PROFILE_SCENARIO]) {
   if (!(SCENARIO_NAMES as readonly string[]).includes(name)) {
@@ -408,11 +408,25 @@ async function benchTarget(opts: {
       case 'jwks':
         out.push(await measureHttp(target, scenario, server, { method: 'GET', path: ep.jwks }));
         break;
-      case 'introspection': {
-        const body = new URLSearchParams({ token: introspectToken }).toString();
+      case 'introspection':
+      case 'introspection_hint': {
+        // Without a hint the value is looked up as every kind of token (RFC 7662 §2.1).
+        const body = new URLSearchParams({ token: introspectToken, ...(scenario === 'introspection_hint' ? { token_type_hint: 'refresh_token' } : {}) }).toString();
         const check = (await (await fetch(`${server.issuer}${ep.introspection}`, { method: 'POST', headers: { authorization: basicAuth(web), 'content-type': FORM }, body })).json()) as { active?: boolean };
         if (!check.active) throw new Error(`${target}: the introspected refresh token is not active`);
         out.push(await measureHttp(target, scenario, server, { method: 'POST', path: ep.introspection, headers: { authorization: basicAuth(web), 'content-type': FORM }, body }));
+        break;
+      }
+      case 'introspection_jwt': {
+        // A client-credentials JWT access token as an API gateway presents it, with its hint. The
+        // bare provider refuses JWTs at introspection, so only Gatehouse runs this one.
+        if (!target.startsWith('gatehouse')) break;
+        const issued = await fetch(`${server.issuer}${ep.token}`, { method: 'POST', headers: { authorization: basicAuth(service), 'content-type': FORM }, body: new URLSearchParams({ grant_type: 'client_credentials', resource: opts.resource, scope: opts.scope }).toString() });
+        const jwt = ((await issued.json()) as { access_token?: string }).access_token ?? '';
+        const body = new URLSearchParams({ token: jwt, token_type_hint: 'access_token' }).toString();
+        const check = (await (await fetch(`${server.issuer}${ep.introspection}`, { method: 'POST', headers: { authorization: basicAuth(service), 'content-type': FORM }, body })).json()) as { active?: boolean };
+        if (!check.active) throw new Error(`${target}: the introspected JWT access token is not active`);
+        out.push(await measureHttp(target, scenario, server, { method: 'POST', path: ep.introspection, headers: { authorization: basicAuth(service), 'content-type': FORM }, body }));
         break;
       }
       case 'refresh_rotation':
