@@ -44,36 +44,10 @@ CREATE TABLE "WebhookDelivery" (
     "deliveredAt" DATETIME
 );
 
--- RedefineTables
-PRAGMA defer_foreign_keys=ON;
-PRAGMA foreign_keys=OFF;
-CREATE TABLE "new_Client" (
-    "id" TEXT NOT NULL PRIMARY KEY,
-    "name" TEXT NOT NULL,
-    "type" TEXT NOT NULL,
-    "profile" TEXT NOT NULL,
-    "grantTypes" JSONB NOT NULL,
-    "redirectUris" JSONB NOT NULL,
-    "postLogoutRedirectUris" JSONB NOT NULL,
-    "corsOrigins" JSONB NOT NULL,
-    "scope" TEXT NOT NULL DEFAULT '',
-    "tokenEndpointAuthMethod" TEXT NOT NULL,
-    "jwks" JSONB,
-    "firstParty" BOOLEAN NOT NULL DEFAULT false,
-    "disabled" BOOLEAN NOT NULL DEFAULT false,
-    "defaultApiId" TEXT,
-    "backchannelLogoutUri" TEXT,
-    "backchannelLogoutSessionRequired" BOOLEAN NOT NULL DEFAULT false,
-    "createdAt" DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP,
-    "updatedAt" DATETIME NOT NULL,
-    CONSTRAINT "Client_defaultApiId_fkey" FOREIGN KEY ("defaultApiId") REFERENCES "Api" ("id") ON DELETE SET NULL ON UPDATE CASCADE
-);
-INSERT INTO "new_Client" ("corsOrigins", "createdAt", "defaultApiId", "disabled", "firstParty", "grantTypes", "id", "jwks", "name", "postLogoutRedirectUris", "profile", "redirectUris", "scope", "tokenEndpointAuthMethod", "type", "updatedAt") SELECT "corsOrigins", "createdAt", "defaultApiId", "disabled", "firstParty", "grantTypes", "id", "jwks", "name", "postLogoutRedirectUris", "profile", "redirectUris", "scope", "tokenEndpointAuthMethod", "type", "updatedAt" FROM "Client";
-DROP TABLE "Client";
-ALTER TABLE "new_Client" RENAME TO "Client";
-CREATE INDEX "Client_defaultApiId_idx" ON "Client"("defaultApiId");
-PRAGMA foreign_keys=ON;
-PRAGMA defer_foreign_keys=OFF;
+-- AlterTable (columns added in place rather than by rebuilding Client, which would drop the
+-- columns other migrations of the same day add: introspectionSignedResponseAlg, requireMfa)
+ALTER TABLE "Client" ADD COLUMN "backchannelLogoutUri" TEXT;
+ALTER TABLE "Client" ADD COLUMN "backchannelLogoutSessionRequired" BOOLEAN NOT NULL DEFAULT false;
 
 -- CreateIndex
 CREATE INDEX "WebhookSubscription_eventType_idx" ON "WebhookSubscription"("eventType");
