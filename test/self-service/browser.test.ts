@@ -78,11 +78,11 @@ describe.each(PROVIDERS)('a real browser resets a forgotten password on %s', (pr
     await page.getByRole('heading', { name: 'Your password is changed' }).waitFor();
     await page.getByRole('link', { name: 'Continue to sign in' }).click();
 
-    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).waitFor();
     expect(await page.textContent('body')).toContain('Acme Notes');
     await page.getByLabel('Email').fill(user.email);
     await page.getByLabel('Password').fill(NEW_PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByRole('button', { name: 'Allow' }).click();
     await page.waitForURL(`${client.redirectUri}**`);
 

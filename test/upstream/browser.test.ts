@@ -72,11 +72,11 @@ describe.each(PROVIDERS)('a real browser signs in through an upstream on %s', (p
     await page.getByRole('link', { name: 'Continue with Corp SSO' }).click();
 
     // The upstream's own login page, on its own host.
-    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).waitFor();
     expect(new URL(page.url()).origin).toBe(new URL(upstream.config.issuer).origin);
     await page.getByLabel('Email').fill(person.email);
     await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
 
     // Back at Gatehouse: the app asks for consent, then the browser lands at the app with a code.
     await page.getByRole('button', { name: 'Allow' }).waitFor();
