@@ -35,9 +35,9 @@ export type LastingFeatureState = {
 };
 
 export function providerFeatures(deps: FeatureDependencies, lasting: LastingFeatureState, jwks: ProviderJwk[]): Feature[] {
-  const { config, prisma, audit, logger } = deps;
+  const { config, prisma, sql, audit, logger } = deps;
   return [
-    coreFeature({ config, prisma, jwks, cookieKeys: lasting.cookieKeys, findClient: lasting.findClient }),
+    coreFeature({ config, prisma, sql, jwks, cookieKeys: lasting.cookieKeys, findClient: lasting.findClient }),
     { name: 'server errors', install: (provider) => installServerErrorHandling(provider, logger) },
     {
       name: 'services',

@@ -148,7 +148,7 @@ export async function createGatehouse(config: GatehouseConfig, logger: Logger, o
 
     // Each audit batch writes its webhook messages in the same transaction (src/webhooks/outbox.ts).
     const audit = createAuditWriter(db, logger, (event) => metrics.observeAudit(event), [webhookOutbox]);
-    const features: FeatureDependencies = { config, prisma: db.prisma, logger, audit, limiterFor };
+    const features: FeatureDependencies = { config, prisma: db.prisma, sql: db.sql, logger, audit, limiterFor };
     const lasting: LastingFeatureState = {
       // Outlives provider rebuilds (key rotation): the cached metadata does not depend on keys.
       findClient: cachedClientLookup(clientMetadataLookup(db.prisma), config.clientCacheTtlSeconds),

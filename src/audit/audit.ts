@@ -118,7 +118,7 @@ function censoredDetails(details: AuditRow['details']): AuditRow['details'] {
 }
 
 export function createAuditWriter(
-  db: Pick<Database, 'prisma' | 'provider'>,
+  db: Pick<Database, 'prisma' | 'sql' | 'provider'>,
   logger: Logger,
   observe?: (event: AuditEvent) => void,
   companions: readonly AuditCompanion[] = [],

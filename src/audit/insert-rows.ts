@@ -1,4 +1,4 @@
-// Stores audit rows with one multi-row INSERT through Prisma's raw query path.
+// Stores audit rows with one multi-row INSERT, sent straight to Prisma's driver adapter (src/db/direct-sql.ts).
 //
 // Why not `auditEvent.createMany`: profiling the client-credentials benchmark (one audit row per
 // token) showed createMany costing about 0.18 ms of main-thread time per row on SQLite (Prisma's
@@ -37,7 +37,7 @@ const COLUMNS = '"id", "type", "outcome", "subject", "clientId", "ip", "details"
 /** Rows per INSERT at most: 8 parameters each stays far below SQLite's and PostgreSQL's limits. */
 export const MAX_ROWS_PER_INSERT = 500;
 
-export async function insertAuditRows(db: Pick<Database, 'prisma' | 'provider'>, rows: AuditRow[], companions: readonly AuditCompanion[] = []): Promise<void> {
+export async function insertAuditRows(db: Pick<Database, 'prisma' | 'sql' | 'provider'>, rows: AuditRow[], companions: readonly AuditCompanion[] = []): Promise<void> {
   if (rows.length === 0) return;
   const { provider } = db;
   const values: (string | null)[] = [];
@@ -50,7 +50,7 @@ export async function insertAuditRows(db: Pick<Database, 'prisma' | 'provider'>,
   });
   const insert = `INSERT INTO "AuditEvent" (${COLUMNS}) VALUES ${tuples.join(', ')}`;
   if (companions.length === 0) {
-    await db.prisma.$executeRawUnsafe(insert, ...values);
+    await db.sql.execute(insert, values);
     return;
   }
   if (provider === 'postgresql') {
@@ -64,7 +64,7 @@ export async function insertAuditRows(db: Pick<Database, 'prisma' | 'provider'>,
         all.push(...statement.values);
       }
     }
-    await db.prisma.$executeRawUnsafe(`WITH ${parts.join(', ')} SELECT 1`, ...all);
+    await db.sql.execute(`WITH ${parts.join(', ')} SELECT 1`, all);
     return;
   }
   const following = companions.flatMap((companion) => companion(rows, provider, 1));

@@ -5,6 +5,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { PrismaClient as SqliteClient } from './generated/sqlite/client.js';
 import type { DbKind } from './migrations/paths.js';
+import { sharedAdapter, type DirectSql } from './direct-sql.js';
 
 /**
  * The client type the rest of the code is written against. Both generated clients expose the
@@ -18,6 +19,8 @@ export type Database = {
   /** The DATABASE_URL it was opened with. */
   url: string;
   prisma: Db;
+  /** Raw statements on Prisma's own connection, without its runtime (src/db/direct-sql.ts). */
+  sql: DirectSql;
   close(): Promise<void>;
 };
 
@@ -43,7 +46,8 @@ export async function openDatabase(url: string, options: DatabaseOptions = {}): 
     // Driver modules load on demand: a process uses one database, and each CLI command is a
     // process start, so not loading the other driver saves a noticeable fraction of a second.
     const { PrismaBetterSqlite3 } = await import('@prisma/adapter-better-sqlite3');
-    const prisma = new SqliteClient({ adapter: new PrismaBetterSqlite3({ url: file, timeout: 5000 }) });
+    const shared = sharedAdapter(new PrismaBetterSqlite3({ url: file, timeout: 5000 }), () => prisma.$connect());
+    const prisma = new SqliteClient({ adapter: shared.factory });
     // WAL lets readers proceed while one writer commits; it persists in the file.
     await prisma.$queryRawUnsafe('PRAGMA journal_mode = WAL');
     await prisma.$queryRawUnsafe('PRAGMA foreign_keys = ON');
@@ -52,18 +56,21 @@ export async function openDatabase(url: string, options: DatabaseOptions = {}): 
     // may be lost. Every token, audit row and sign-in is a commit, so FULL made fsync the
     // token endpoint's bottleneck on SQLite.
     await prisma.$queryRawUnsafe('PRAGMA synchronous = NORMAL');
-    return { provider: 'sqlite', url, prisma, close: () => prisma.$disconnect() };
+    return { provider: 'sqlite', url, prisma, sql: shared.sql, close: () => prisma.$disconnect() };
   }
   const [{ PrismaPg }, { PrismaClient: PostgresClient }] = await Promise.all([
     import('@prisma/adapter-pg'),
     import('./generated/postgresql/client.js'),
   ]);
-  const adapter = new PrismaPg(
-    { connectionString: url, max: options.poolSize ?? 10, connectionTimeoutMillis: options.connectTimeoutMs ?? 3000 },
-    { onPoolError: options.onPoolError ?? (() => undefined) },
+  const shared = sharedAdapter(
+    new PrismaPg(
+      { connectionString: url, max: options.poolSize ?? 10, connectionTimeoutMillis: options.connectTimeoutMs ?? 3000 },
+      { onPoolError: options.onPoolError ?? (() => undefined) },
+    ),
+    () => prisma.$connect(),
   );
-  const prisma = new PostgresClient({ adapter }) as unknown as Db;
-  return { provider: 'postgresql', url, prisma, close: () => prisma.$disconnect() };
+  const prisma = new PostgresClient({ adapter: shared.factory }) as unknown as Db;
+  return { provider: 'postgresql', url, prisma, sql: shared.sql, close: () => prisma.$disconnect() };
 }
 
 /** True when the database answers a trivial query (readiness probe). */

@@ -69,12 +69,12 @@ export const EXPIRY_CHECKED_BY_PROVIDER: ReadonlySet<ArtifactModel> = new Set(['
  * token-lookup.ts, then loads the grant; userinfo, refresh
  * and revocation do the same), and through Prisma's model API each such lookup cost about
  * 0.35 ms of main-thread time in the introspection benchmark, most of it building the query; the
- * raw statement returns the same row for a few microseconds of work. Expiry is compared in SQL
+ * raw statement, sent straight to the driver adapter (direct-sql.ts), costs about 30 µs. Expiry is compared in SQL
  * against a value in the column's own encoding (raw-sql.ts), and `consumed` comes back as epoch
  * seconds.
  */
 // Rows past their expiry are invisible (compared in SQL), whether or not the sweeper has removed them yet.
-function rawFindById(db: Pick<Database, 'prisma' | 'provider'>, model: ArtifactModel, hidesExpired: boolean, column: 'id' | 'uid' | 'userCode' = 'id') {
+function rawFindById(db: Pick<Database, 'sql' | 'provider'>, model: ArtifactModel, hidesExpired: boolean, column: 'id' | 'uid' | 'userCode' = 'id') {
   const { provider } = db;
   const consumed = provider === 'postgresql' ? 'FLOOR(EXTRACT(EPOCH FROM "consumedAt"))::bigint' : `CAST(strftime('%s', "consumedAt") AS INTEGER)`;
   const live = hidesExpired ? ` AND ("expiresAt" IS NULL OR "expiresAt" > ${timestampParameter(provider, 2)})` : '';
@@ -84,7 +84,7 @@ function rawFindById(db: Pick<Database, 'prisma' | 'provider'>, model: ArtifactM
   const sql = `SELECT "payload", ${consumed} AS "consumed" FROM "${model}" WHERE "${column}" = ${parameter(provider, 1)}${live}${limit}`;
   return async (id: string): Promise<AdapterPayload | undefined> => {
     const params = hidesExpired ? [id, timestampValue(provider, new Date())] : [id];
-    const rows = await db.prisma.$queryRawUnsafe<{ payload: unknown; consumed: number | bigint | null }[]>(sql, ...params);
+    const rows = (await db.sql.query(sql, params)) as { payload: unknown; consumed: number | bigint | string | null }[];
     const row = rows[0];
     if (!row) return undefined;
     const payload = (typeof row.payload === 'string' ? JSON.parse(row.payload) : row.payload) as AdapterPayload;
@@ -102,7 +102,7 @@ function rawFindById(db: Pick<Database, 'prisma' | 'provider'>, model: ArtifactM
  * them (raw-sql.ts), createdAt included (set here as Prisma sets `@default(now())`, and left
  * alone on update as Prisma's upsert leaves it).
  */
-function rawWrites(db: Pick<Database, 'prisma' | 'provider'>, model: ArtifactModel) {
+function rawWrites(db: Pick<Database, 'sql' | 'provider'>, model: ArtifactModel) {
   const { provider } = db;
   const p = (n: number) => parameter(provider, n);
   const upsertSql =
@@ -117,8 +117,7 @@ function rawWrites(db: Pick<Database, 'prisma' | 'provider'>, model: ArtifactMod
   return {
     async upsert(id: string, data: ArtifactWrite): Promise<void> {
       const at = (d: Date | null) => (d ? timestampValue(provider, d) : null);
-      await db.prisma.$executeRawUnsafe(
-        upsertSql,
+      await db.sql.execute(upsertSql, [
         id,
         JSON.stringify(data.payload),
         data.grantId,
@@ -128,15 +127,15 @@ function rawWrites(db: Pick<Database, 'prisma' | 'provider'>, model: ArtifactMod
         data.uid,
         at(data.expiresAt),
         at(new Date()),
-      );
+      ]);
     },
     async destroy(id: string): Promise<void> {
-      await db.prisma.$executeRawUnsafe(destroySql, id);
+      await db.sql.execute(destroySql, [id]);
     },
     /** How many rows it marked consumed: 1, or 0 when already consumed, expired or gone. */
     async consume(id: string, now: Date): Promise<number> {
       const at = timestampValue(provider, now);
-      return db.prisma.$executeRawUnsafe(consumeSql, at, id, at);
+      return db.sql.execute(consumeSql, [at, id, at]);
     },
   };
 }
@@ -158,7 +157,7 @@ export const CONSUME_LOST = 'already consumed, revoked or expired (lost to a con
 export type ReplayRefusal = (id: string) => Error;
 
 export function createOidcAdapter(
-  db: Pick<Database, 'prisma' | 'provider'>,
+  db: Pick<Database, 'prisma' | 'sql' | 'provider'>,
   findClient: ClientLookup,
   replayRefusal: ReplayRefusal,
 ): new (name: string) => Adapter {

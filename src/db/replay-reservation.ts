@@ -10,7 +10,7 @@ import { jsonParameter, parameter, timestampParameter, timestampValue } from './
  * the sweeper has not removed yet is taken over (the JWT it recorded can no longer be accepted
  * anyway: its expiry bounded the row's).
  */
-export async function reserveReplayKey(db: Pick<Database, 'prisma' | 'provider'>, id: string, payload: unknown, expiresAt: Date | null): Promise<boolean> {
+export async function reserveReplayKey(db: Pick<Database, 'sql' | 'provider'>, id: string, payload: unknown, expiresAt: Date | null): Promise<boolean> {
   const { provider } = db;
   const p = (n: number) => parameter(provider, n);
   const now = timestampValue(provider, new Date());
@@ -23,6 +23,6 @@ export async function reserveReplayKey(db: Pick<Database, 'prisma' | 'provider'>
     `"expiresAt" = excluded."expiresAt", "createdAt" = excluded."createdAt", "consumedAt" = NULL ` +
     `WHERE "ReplayDetection"."expiresAt" IS NOT NULL AND "ReplayDetection"."expiresAt" <= ${timestampParameter(provider, 6)}`;
   const clientId = (payload as { clientId?: string }).clientId ?? null;
-  const changed = await db.prisma.$executeRawUnsafe(sql, id, JSON.stringify(payload), clientId, expires, now, now);
+  const changed = await db.sql.execute(sql, [id, JSON.stringify(payload), clientId, expires, now, now]);
   return changed > 0;
 }

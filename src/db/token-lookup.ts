@@ -14,7 +14,7 @@ export const TOKEN_MODELS = ['AccessToken', 'ClientCredentials', 'RefreshToken']
 export type TokenModel = (typeof TOKEN_MODELS)[number];
 
 type Waiter = { model: TokenModel; resolve: (payload: AdapterPayload | undefined) => void; reject: (error: unknown) => void };
-type Row = { model: string; payload: unknown; consumed: number | bigint | null };
+type Row = { model: string; payload: unknown; consumed: number | bigint | string | null };
 
 /** Expired rows are never found (the sweeper removes them later); `consumed` as epoch seconds. */
 function statementFor(db: Pick<Database, 'provider'>, models: readonly TokenModel[]): string {
@@ -35,7 +35,7 @@ function payloadOf(row: Row): AdapterPayload {
 }
 
 /** find(model, id) for the token tables, gathering the finds of one step for one value into one statement. */
-export function tokenLookup(db: Pick<Database, 'prisma' | 'provider'>): (model: TokenModel, id: string) => Promise<AdapterPayload | undefined> {
+export function tokenLookup(db: Pick<Database, 'sql' | 'provider'>): (model: TokenModel, id: string) => Promise<AdapterPayload | undefined> {
   const statements = new Map<string, string>();
   let pending = new Map<string, Waiter[]>();
 
@@ -47,7 +47,7 @@ export function tokenLookup(db: Pick<Database, 'prisma' | 'provider'>): (model: 
     const now = timestampValue(db.provider, new Date());
     const params = db.provider === 'postgresql' ? [id, now] : models.flatMap(() => [id, now]);
     try {
-      const rows = await db.prisma.$queryRawUnsafe<Row[]>(sql, ...params);
+      const rows = (await db.sql.query(sql, params)) as Row[];
       for (const waiter of waiters) {
         const row = rows.find((r) => r.model === waiter.model);
         waiter.resolve(row ? payloadOf(row) : undefined);

@@ -7,6 +7,7 @@ import type { Configuration } from 'oidc-provider';
 import { interactionPolicy } from 'oidc-provider';
 import type { GatehouseConfig } from '../config.js';
 import type { AuditWriter } from '../audit/audit.js';
+import type { DirectSql } from '../db/direct-sql.js';
 import type { Db } from '../db/client.js';
 import type { RateLimiterFor } from '../http/rate-limit.js';
 import type { Logger } from '../logger.js';
@@ -14,6 +15,8 @@ import type { Logger } from '../logger.js';
 export type FeatureDependencies = {
   config: GatehouseConfig;
   prisma: Db;
+  /** Raw statements on the hot paths, on Prisma's own connection (src/db/direct-sql.ts). */
+  sql: DirectSql;
   logger: Logger;
   audit: AuditWriter;
   /** A policy's rate limiter (config.rateLimits) in the configured store: memory, or Redis shared by every instance. */

@@ -142,7 +142,7 @@ export function installGrantAccessTokenCutoff(provider: Provider, { prisma }: Fe
 export function jwtAccessTokenEndpoints(provider: Provider, deps: FeatureDependencies, jwks: readonly ProviderJwk[]): Middleware {
   // Public parts only: the provider's JWKs carry their private members.
   const keys = createLocalJWKSet({ keys: jwks.map(({ kty, n, e, kid, alg }) => ({ kty, n, e, kid, alg, use: 'sig' })) });
-  const readState = tokenStateReader(deps.prisma, deps.config.database.provider);
+  const readState = tokenStateReader(deps.sql, deps.config.database.provider);
   return async (ctx, next) => {
     await next();
     const oidcCtx = ctx as KoaContextWithOIDC;

@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import type { DbKind } from '../db/migrations/paths.js';
 import { parameter, timestampParameter, timestampValue } from '../db/raw-sql.js';
-import type { Db } from '../db/client.js';
+import type { DirectSql } from '../db/direct-sql.js';
 
 /** SQLite answers 0/1 for booleans and EXISTS; PostgreSQL true/false. */
 const flag = z.union([z.boolean(), z.number(), z.bigint()]).transform((value) => Boolean(Number(value)));
@@ -51,10 +51,10 @@ function statement(kind: DbKind, withGrant: boolean): { sql: string; order: Para
 }
 
 /** The state of a token, read in one statement. */
-export function tokenStateReader(prisma: Db, kind: DbKind): (query: TokenStateQuery) => Promise<TokenState> {
+export function tokenStateReader(sql: DirectSql, kind: DbKind): (query: TokenStateQuery) => Promise<TokenState> {
   const statements = { client: statement(kind, false), grant: statement(kind, true) };
   return async (query) => {
-    const { sql, order } = query.grantId === undefined ? statements.client : statements.grant;
+    const { sql: text, order } = query.grantId === undefined ? statements.client : statements.grant;
     const values: Record<Param, string | undefined> = {
       jti: query.jti,
       clientId: query.clientId,
@@ -63,7 +63,7 @@ export function tokenStateReader(prisma: Db, kind: DbKind): (query: TokenStateQu
       now: timestampValue(kind, new Date()),
       issuedAt: query.grantId === undefined ? undefined : timestampValue(kind, query.issuedAt),
     };
-    const rows = await prisma.$queryRawUnsafe<unknown[]>(sql, ...order.map((name) => values[name]));
+    const rows = await sql.query(text, order.map((name) => values[name] ?? null));
     return stateRow.parse(rows[0]);
   };
 }

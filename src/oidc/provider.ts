@@ -5,6 +5,7 @@ import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
 import { CLIENT_ASSERTION_ALGS } from '../clients/metadata.js';
 import { issuerIsHttps, type GatehouseConfig } from '../config.js';
 import type { Db } from '../db/client.js';
+import type { DirectSql } from '../db/direct-sql.js';
 import { createOidcAdapter, type ClientLookup } from '../db/oidc-adapter.js';
 import type { ProviderJwk } from '../keys/signing-keys.js';
 import { mergeConfigurations, type Feature } from './feature.js';
@@ -15,6 +16,7 @@ import { INTERACTION_PATH } from '../http/endpoints.js';
 export type CoreDependencies = {
   config: GatehouseConfig;
   prisma: Db;
+  sql: DirectSql;
   jwks: ProviderJwk[];
   cookieKeys: string[];
   findClient: ClientLookup;
@@ -25,7 +27,7 @@ export function coreFeature(deps: CoreDependencies): Feature {
   const { config } = deps;
   const secureCookies = issuerIsHttps(config);
   const configuration: Configuration = {
-    adapter: createOidcAdapter({ prisma: deps.prisma, provider: config.database.provider }, deps.findClient, replayRefusal),
+    adapter: createOidcAdapter({ prisma: deps.prisma, sql: deps.sql, provider: config.database.provider }, deps.findClient, replayRefusal),
     jwks: { keys: deps.jwks as unknown as NonNullable<Configuration['jwks']>['keys'] },
     cookies: {
       keys: deps.cookieKeys,
