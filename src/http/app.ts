@@ -1,5 +1,6 @@
 // Koa app assembly: our middleware around oidc-provider, mounted at the issuer's path.
 import Koa from 'koa';
+import compose from 'koa-compose';
 import mount from 'koa-mount';
 import type Router from '@koa/router';
 import type Provider from 'oidc-provider';
@@ -74,10 +75,11 @@ export function createApp(deps: AppDependencies): Koa {
   app.use(refuseControlCharacters(deps.endpoints));
   app.use(staticFiles());
   app.use(publicCaching(deps.config));
-  for (const router of [healthRoutes(deps.isReady), ...deps.routers]) {
-    app.use(router.routes());
-    app.use(router.allowedMethods());
-  }
+  // Our routes all live outside oidc-provider's paths: a request for one of its routes skips the
+  // routers (each tests every one of its routes against the path; nine routers were 3 % of the
+  // main thread's time per introspection request).
+  const ours = compose<Koa.Context>([healthRoutes(deps.isReady), ...deps.routers].flatMap((router) => [router.routes() as Koa.Middleware, router.allowedMethods() as Koa.Middleware]));
+  app.use((ctx, next) => (deps.endpoints.providerRoutes.match(ctx.path) ? next() : ours(ctx, next)));
   const issuerPath = new URL(deps.config.issuer).pathname;
   const mounted = new WeakMap<Provider, Koa.Middleware>();
   app.use((ctx, next) => {
