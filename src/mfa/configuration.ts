@@ -13,7 +13,7 @@ import { secondFactorNeed } from './policy.js';
 /** The reason the login prompt gives for a step-up; the sign-in pages show the second-factor page for it. */
 export const STEP_UP_REASON = 'mfa_required';
 
-export function mfaFeature({ prisma, config }: FeatureDependencies): Feature {
+export function mfaFeature({ sql, config }: FeatureDependencies): Feature {
   // prompt=none gets login_required (OpenID Connect Core §3.1.2.6: authentication is needed).
   const stepUp = new interactionPolicy.Check(STEP_UP_REASON, 'a second factor is required', 'login_required', async (ctx: KoaContextWithOIDC) => {
       const { session, params, client } = ctx.oidc;
@@ -21,7 +21,7 @@ export function mfaFeature({ prisma, config }: FeatureDependencies): Feature {
       if (!session?.accountId || !client) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
       if (session.acr === MFA_ACR) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
       const acrValues = typeof params?.acr_values === 'string' ? params.acr_values : undefined;
-      const need = await secondFactorNeed({ prisma, config }, { userId: session.accountId, clientId: client.clientId, acrValues });
+      const need = await secondFactorNeed({ sql, config }, { userId: session.accountId, clientId: client.clientId, acrValues });
       return need === 'none' ? interactionPolicy.Check.NO_NEED_TO_PROMPT : interactionPolicy.Check.REQUEST_PROMPT;
     },
   );
