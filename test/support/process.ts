@@ -122,9 +122,10 @@ export async function signalProcess(proc: NodeProcess, sig: NodeJS.Signals, kill
 /**
  * Servers start as README's production command and `npm start` run them: with an explicit heap
  * limit. Without one V8 sizes its heap from the machine's memory and lets RSS wander upward long
- * after the live heap is flat, which is not what the soak's memory check is about.
+ * after the live heap is flat, which is not what the soak's memory check is about. The young
+ * generation is capped as in production too (README, Production: Memory).
  */
-const SERVER_NODE_ARGS = ['--max-old-space-size=512'];
+const SERVER_NODE_ARGS = ['--max-old-space-size=512', '--max-semi-space-size=8'];
 
 export async function spawnGatehouse(options: SpawnOptions): Promise<GatehouseProcess> {
   const port = options.port ?? (await freePort());
