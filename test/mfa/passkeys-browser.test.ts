@@ -157,6 +157,51 @@ describe.each(PROVIDERS)('passkeys in Chromium on %s', (provider) => {
     const passwordless = await auditRows(gh, 'login.success', { subject: user.id }, 4);
     expect(passwordless.filter((e) => (e.details as Record<string, unknown>).method === 'passkey')).toHaveLength(2);
 
+    // 3c. An assertion answers the challenge of one sign-in only. A second browser holding the
+    // same passkey (copied into its own virtual authenticator) answers sign-in X but keeps the
+    // answer instead of submitting it, so X's challenge is unused and the answer's counter is
+    // ahead of the stored one. Submitted in a third browser's sign-in Y with Y's own form token,
+    // as by someone who captured it, it is refused; submitted in X, it works.
+    const [credential] = (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials;
+    const holder = await browser.newContext();
+    await holder.addInitScript(() => {
+      HTMLFormElement.prototype.submit = function keep(this: HTMLFormElement) {
+        (window as unknown as { heldAnswer?: string }).heldAnswer = new URLSearchParams(new FormData(this) as unknown as Record<string, string>).toString();
+      };
+    });
+    const holderPage = await holder.newPage();
+    const holderCdp = await holder.newCDPSession(holderPage);
+    await holderCdp.send('WebAuthn.enable');
+    const copy = await holderCdp.send('WebAuthn.addVirtualAuthenticator', {
+      options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+    });
+    await holderCdp.send('WebAuthn.addCredential', { authenticatorId: copy.authenticatorId, credential: credential! });
+    await authorize(holderPage, client);
+    await holderPage.waitForFunction(() => (window as unknown as { heldAnswer?: string }).heldAnswer);
+    const held = new URLSearchParams(await holderPage.evaluate(() => (window as unknown as { heldAnswer: string }).heldAnswer));
+    const formAction = async (p: Page) => new URL((await p.locator('form[data-passkey="authenticate"]').getAttribute('action'))!, gh.config.issuer).toString();
+    const heldAction = await formAction(holderPage);
+    expect(held.get('credential')).toBeTruthy();
+    const counter = async () => (await gh.db.prisma.mfaPasskey.findFirstOrThrow({ where: { userId: user.id } })).counter;
+    const counterBefore = await counter();
+
+    const attacker = await browser.newContext();
+    const attackerPage = await attacker.newPage();
+    await authorize(attackerPage, client);
+    const attackerAction = await formAction(attackerPage);
+    expect(attackerAction).not.toBe(heldAction);
+    const attackerCsrf = (await attackerPage.locator('form[data-passkey="authenticate"] input[name="csrf"]').getAttribute('value'))!;
+    const replayed = await attackerPage.request.post(attackerAction, { form: { csrf: attackerCsrf, credential: held.get('credential')! }, maxRedirects: 0 });
+    expect(replayed.status()).toBe(400);
+    expect(await replayed.text()).toContain('The passkey did not work');
+    expect(await counter()).toBe(counterBefore);
+    await attacker.close();
+
+    const rightful = await holderPage.request.post(heldAction, { form: Object.fromEntries(held), maxRedirects: 0 });
+    expect(rightful.status()).toBe(303);
+    expect(await counter()).toBeGreaterThan(counterBefore);
+    await holder.close();
+
     // 4. The security page of this session: the passkey by name; new recovery codes.
     await page.goto(`${gh.config.issuer}/account/security`);
     expect(await page.title()).toBe('Security · Gatehouse');
