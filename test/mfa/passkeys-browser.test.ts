@@ -164,10 +164,9 @@ describe.each(PROVIDERS)('passkeys in Chromium on %s', (provider) => {
     // as by someone who captured it, it is refused; submitted in X, it works.
     const [credential] = (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials;
     const holder = await browser.newContext();
-    await holder.addInitScript(() => {
-      HTMLFormElement.prototype.submit = function keep(this: HTMLFormElement) {
-        (window as unknown as { heldAnswer?: string }).heldAnswer = new URLSearchParams(new FormData(this) as unknown as Record<string, string>).toString();
-      };
+    // Runs in the page before its scripts: the passkey form's submit() keeps the form instead.
+    await holder.addInitScript({
+      content: 'HTMLFormElement.prototype.submit = function () { window.heldAnswer = new URLSearchParams(new FormData(this)).toString(); };',
     });
     const holderPage = await holder.newPage();
     const holderCdp = await holder.newCDPSession(holderPage);
@@ -177,8 +176,10 @@ describe.each(PROVIDERS)('passkeys in Chromium on %s', (provider) => {
     });
     await holderCdp.send('WebAuthn.addCredential', { authenticatorId: copy.authenticatorId, credential: credential! });
     await authorize(holderPage, client);
-    await holderPage.waitForFunction(() => (window as unknown as { heldAnswer?: string }).heldAnswer);
-    const held = new URLSearchParams(await holderPage.evaluate(() => (window as unknown as { heldAnswer: string }).heldAnswer));
+    // Functions, not strings: the page's CSP (script-src 'self') refuses eval.
+    const heldAnswer = () => (globalThis as unknown as { heldAnswer?: string }).heldAnswer;
+    await holderPage.waitForFunction(heldAnswer);
+    const held = new URLSearchParams((await holderPage.evaluate(heldAnswer)) ?? '');
     const formAction = async (p: Page) => new URL((await p.locator('form[data-passkey="authenticate"]').getAttribute('action'))!, gh.config.issuer).toString();
     const heldAction = await formAction(holderPage);
     expect(held.get('credential')).toBeTruthy();
