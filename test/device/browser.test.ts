@@ -3,41 +3,19 @@
 // the success page; the device's poll then gets its tokens. And verification_uri_complete, with
 // a session: the code filled in, the confirmation, Deny. The pages must work without our script
 // and under our CSP (violations are collected and must be none). Screenshots go to test-output/.
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium, screenshot, watchProblems } from '../support/browser.js';
 import { PROVIDERS } from '../support/databases.js';
 import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import { PASSWORD, randomToken, registerUser } from '../support/signin.js';
 import { PolitePoller, registerDeviceClient, startDeviceAuthorization } from '../support/device-flow.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const OUTPUT = path.resolve('test-output');
-
-/** CSP violations, script errors, and failed loads of anything but the page itself. */
-function watchProblems(page: Page): string[] {
-  const problems: string[] = [];
-  page.on('console', (message) => {
-    if (/Content Security Policy|Refused to/i.test(message.text())) problems.push(message.text());
-  });
-  page.on('pageerror', (error) => problems.push(error.message));
-  page.on('response', (response) => {
-    if (response.status() >= 400 && response.request().resourceType() !== 'document') problems.push(`${response.status()} ${response.url()}`);
-  });
-  page.on('requestfailed', (request) => problems.push(`failed ${request.url()}`));
-  return problems;
-}
-
 describe.each(PROVIDERS)('a real browser connects a device on %s', (provider) => {
   let gh: TestGatehouse;
   let browser: Browser;
   beforeAll(async () => {
-    mkdirSync(OUTPUT, { recursive: true });
     gh = await startGatehouse(provider, { DEVICE_POLL_INTERVAL: '1' });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();
@@ -57,7 +35,7 @@ describe.each(PROVIDERS)('a real browser connects a device on %s', (provider) =>
 
     await page.goto(authorization.verification_uri);
     expect(await page.title()).toBe('Connect a device · Gatehouse');
-    await page.screenshot({ path: path.join(OUTPUT, `device-entry-${provider}.png`), fullPage: true });
+    await screenshot(page, `device-entry-${provider}`);
 
     // A wrong code first: the message, and the field keeps what was typed.
     await page.getByLabel('Code').fill('bcdf-ghjk-x');
@@ -81,11 +59,11 @@ describe.each(PROVIDERS)('a real browser connects a device on %s', (provider) =>
     expect(body).toContain(authorization.user_code);
     expect(body).toContain(user.email);
     expect(await page.getByRole('listitem').allTextContents()).toHaveLength(4);
-    await page.screenshot({ path: path.join(OUTPUT, `device-confirm-${provider}.png`), fullPage: true });
+    await screenshot(page, `device-confirm-${provider}`);
 
     await page.getByRole('button', { name: 'Approve' }).click();
     await page.getByRole('heading', { name: 'Device connected' }).waitFor();
-    await page.screenshot({ path: path.join(OUTPUT, `device-done-${provider}.png`), fullPage: true });
+    await screenshot(page, `device-done-${provider}`);
 
     const tokens = await device.poll();
     expect(tokens.status).toBe(200);
@@ -117,12 +95,12 @@ describe.each(PROVIDERS)('a real browser connects a device on %s', (provider) =>
     await page.goto(second.verification_uri_complete);
     expect(await page.getByLabel('Code').inputValue()).toBe(second.user_code);
     expect(Number(await page.evaluate('document.documentElement.scrollWidth'))).toBeLessThanOrEqual(390);
-    await page.screenshot({ path: path.join(OUTPUT, `device-entry-mobile-${provider}.png`), fullPage: true });
+    await screenshot(page, `device-entry-mobile-${provider}`);
     await page.getByRole('button', { name: 'Continue' }).click();
     await page.getByRole('button', { name: 'Deny' }).waitFor();
     expect(await page.textContent('body')).toContain(second.user_code);
     expect(Number(await page.evaluate('document.documentElement.scrollWidth'))).toBeLessThanOrEqual(390);
-    await page.screenshot({ path: path.join(OUTPUT, `device-confirm-mobile-${provider}.png`), fullPage: true });
+    await screenshot(page, `device-confirm-mobile-${provider}`);
     await page.getByRole('button', { name: 'Deny' }).click();
     await page.getByRole('heading', { name: 'Access denied' }).waitFor();
     expect(await page.textContent('body')).toContain('Garage Console was not connected to your account');

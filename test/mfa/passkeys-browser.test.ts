@@ -5,57 +5,23 @@
 // password ("Sign in with a passkey"); openid-client reads amr/acr from each ID token. The pages
 // run only our scripts from /static under the CSP (violations are collected and must be none).
 // WebAuthn refuses IP addresses as relying-party IDs, so this issuer is http://localhost.
-import { mkdirSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import path from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { applicationServer, launchChromium, screenshot, watchProblems, type ApplicationServer } from '../support/browser.js';
 import { PROVIDERS } from '../support/databases.js';
 import { freePort } from '../support/free-port.js';
 import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import { MFA_ACR, codeAt, currentStep, idTokenClaims, relyingParty } from '../support/mfa.js';
 import { PASSWORD, auditRows, authorizationUrl, pkcePair, randomToken, registerClient, registerUser, type TestClient } from '../support/signin.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const OUTPUT = path.resolve('test-output');
-
-type CallbackServer = { url: string; close(): Promise<void> };
-
-async function callbackServer(): Promise<CallbackServer> {
-  const server: Server = createServer((_req, res) => {
-    res.setHeader('content-type', 'text/html; charset=utf-8');
-    res.end('<!doctype html><title>Acme Notes</title><h1>Back at Acme Notes</h1>');
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, close: () => new Promise((resolve) => server.close(() => resolve())) };
-}
-
-function watchProblems(page: Page): string[] {
-  const problems: string[] = [];
-  page.on('console', (message) => {
-    if (/Content Security Policy|Refused to/i.test(message.text())) problems.push(message.text());
-  });
-  page.on('pageerror', (error) => problems.push(error.message));
-  page.on('response', (response) => {
-    if (response.status() >= 400 && response.request().resourceType() !== 'document') problems.push(`${response.status()} ${response.url()}`);
-  });
-  return problems;
-}
-
 describe.each(PROVIDERS)('passkeys in Chromium on %s', (provider) => {
   let gh: TestGatehouse;
   let browser: Browser;
-  let app: CallbackServer;
+  let app: ApplicationServer;
   beforeAll(async () => {
-    mkdirSync(OUTPUT, { recursive: true });
     const port = await freePort();
     gh = await startGatehouse(provider, { PORT: String(port), ISSUER: `http://localhost:${port}`, LOGIN_IP_LIMIT: '1000' });
-    app = await callbackServer();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    app = await applicationServer();
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();
@@ -78,7 +44,7 @@ describe.each(PROVIDERS)('passkeys in Chromium on %s', (provider) => {
   }
 
   async function shot(page: Page, name: string) {
-    await page.screenshot({ path: path.join(OUTPUT, `${name}-${provider}.png`), fullPage: true });
+    await screenshot(page, `${name}-${provider}`);
   }
 
   test('registers a passkey during sign-in, then uses it as second factor and without a password', async () => {
@@ -87,7 +53,7 @@ describe.each(PROVIDERS)('passkeys in Chromium on %s', (provider) => {
     const user = await registerUser(gh, { email: `dorothy.${randomToken().slice(0, 6).toLowerCase()}@example.com`, name: 'Dorothy Vaughan' });
     const context: BrowserContext = await browser.newContext({ viewport: { width: 1000, height: 900 } });
     const page = await context.newPage();
-    const problems = watchProblems(page);
+    const problems = watchProblems(page, { requestFailures: false });
     const cdp = await context.newCDPSession(page);
     await cdp.send('WebAuthn.enable');
     const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {

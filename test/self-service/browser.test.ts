@@ -2,42 +2,23 @@
 // password: "Forgot password?" on the login page, the message from a real SMTP server, the
 // emailed link, the new password, back to the sign-in, the application gets its code. Then the
 // account page. The pages must work without script and under our CSP (no violations).
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium, screenshot, watchProblems } from '../support/browser.js';
 import { PROVIDERS } from '../support/databases.js';
 import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import { authorizationUrl, exchangeCode, pkcePair, randomToken, registerClient, registerUser } from '../support/signin.js';
 import { linkIn, startSmtp, type TestSmtp } from '../support/smtp.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const OUTPUT = path.resolve('test-output');
 const NEW_PASSWORD = 'purple elephants dance at noon';
-
-function watchProblems(page: Page): string[] {
-  const problems: string[] = [];
-  page.on('console', (message) => {
-    if (/Content Security Policy|Refused to/i.test(message.text())) problems.push(message.text());
-  });
-  page.on('pageerror', (error) => problems.push(error.message));
-  page.on('response', (response) => {
-    if (response.status() >= 400 && response.request().resourceType() !== 'document') problems.push(`${response.status()} ${response.url()}`);
-  });
-  return problems;
-}
 
 describe.each(PROVIDERS)('a real browser resets a forgotten password on %s', (provider) => {
   let smtp: TestSmtp;
   let gh: TestGatehouse;
   let browser: Browser;
   beforeAll(async () => {
-    mkdirSync(OUTPUT, { recursive: true });
     smtp = await startSmtp();
     gh = await startGatehouse(provider, { SMTP_URL: smtp.url });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();
@@ -50,7 +31,7 @@ describe.each(PROVIDERS)('a real browser resets a forgotten password on %s', (pr
     const user = await registerUser(gh, { name: 'Katherine Johnson', email: `katherine.${randomToken().slice(0, 6).toLowerCase()}@example.com` });
     const context = await browser.newContext({ viewport: { width: 1100, height: 820 } });
     const page = await context.newPage();
-    const problems = watchProblems(page);
+    const problems = watchProblems(page, { requestFailures: false });
     // The application's callback: answered here, its URL kept.
     const callbacks: URL[] = [];
     await context.route(`${client.redirectUri}**`, async (route) => {
@@ -63,7 +44,7 @@ describe.each(PROVIDERS)('a real browser resets a forgotten password on %s', (pr
     expect(await page.title()).toBe('Sign in · Gatehouse');
     await page.getByRole('link', { name: 'Forgot password?' }).click();
     await page.getByRole('heading', { name: 'Reset your password' }).waitFor();
-    await page.screenshot({ path: path.join(OUTPUT, `password-reset-request-${provider}.png`), fullPage: true });
+    await screenshot(page, `password-reset-request-${provider}`);
     await page.getByLabel('Email').fill(user.email);
     await page.getByRole('button', { name: 'Send reset link' }).click();
     await page.getByRole('heading', { name: 'Check your email' }).waitFor();
@@ -72,7 +53,7 @@ describe.each(PROVIDERS)('a real browser resets a forgotten password on %s', (pr
     await page.goto(link.href);
     await page.getByRole('heading', { name: 'Choose a new password' }).waitFor();
     expect(await page.textContent('body')).toContain(user.email);
-    await page.screenshot({ path: path.join(OUTPUT, `password-reset-form-${provider}.png`), fullPage: true });
+    await screenshot(page, `password-reset-form-${provider}`);
     await page.getByLabel('New password').fill(NEW_PASSWORD);
     await page.getByRole('button', { name: 'Set new password' }).click();
     await page.getByRole('heading', { name: 'Your password is changed' }).waitFor();
@@ -94,7 +75,7 @@ describe.each(PROVIDERS)('a real browser resets a forgotten password on %s', (pr
     await page.goto(`${gh.config.issuer}/account`);
     await page.getByRole('heading', { name: 'Your account' }).waitFor();
     expect(await page.textContent('body')).toContain(user.email);
-    await page.screenshot({ path: path.join(OUTPUT, `account-${provider}.png`), fullPage: true });
+    await screenshot(page, `account-${provider}`);
     await page.getByRole('button', { name: 'Remove access for Acme Notes' }).click();
     await page.getByText('The application no longer has access to your account.').waitFor();
     expect(problems).toEqual([]);

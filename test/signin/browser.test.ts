@@ -2,65 +2,20 @@
 // the real pages: login, consent, the callback on a small local server; then signs out. The
 // pages must work without our script, under our CSP (violations are collected and must be
 // none), with labelled fields. Screenshots go to test-output/ for people to look at.
-import { mkdirSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { applicationServer, launchChromium, screenshot, watchProblems, type ApplicationServer } from '../support/browser.js';
 import { PROVIDERS } from '../support/databases.js';
 import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import { PASSWORD, authorizationUrl, pkcePair, randomToken, registerClient, registerUser } from '../support/signin.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const OUTPUT = path.resolve('test-output');
-
-type CallbackServer = { url: string; requests: URL[]; close(): Promise<void> };
-
-async function callbackServer(): Promise<CallbackServer> {
-  const requests: URL[] = [];
-  const server: Server = createServer((req, res) => {
-    requests.push(new URL(req.url ?? '/', 'http://127.0.0.1'));
-    res.setHeader('content-type', 'text/html; charset=utf-8');
-    res.end('<!doctype html><title>Acme Notes</title><h1>Back at Acme Notes</h1>');
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    requests,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
-}
-
-/** CSP violations, script errors, and failed loads of anything but the page itself. */
-function watchProblems(page: Page): string[] {
-  const problems: string[] = [];
-  page.on('console', (message) => {
-    if (/Content Security Policy|Refused to/i.test(message.text())) problems.push(message.text());
-  });
-  page.on('pageerror', (error) => problems.push(error.message));
-  page.on('response', (response) => {
-    // The documents themselves may be 4xx on purpose (a re-rendered login form is a 400).
-    if (response.status() >= 400 && response.request().resourceType() !== 'document') {
-      problems.push(`${response.status()} ${response.url()}`);
-    }
-  });
-  page.on('requestfailed', (request) => problems.push(`failed ${request.url()}`));
-  return problems;
-}
-
 describe.each(PROVIDERS)('a real browser on %s', (provider) => {
   let gh: TestGatehouse;
   let browser: Browser;
-  let app: CallbackServer;
+  let app: ApplicationServer;
   beforeAll(async () => {
-    mkdirSync(OUTPUT, { recursive: true });
     gh = await startGatehouse(provider);
-    app = await callbackServer();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    app = await applicationServer();
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();
@@ -90,7 +45,7 @@ describe.each(PROVIDERS)('a real browser on %s', (provider) => {
     await page.goto(authorize.toString());
     expect(await page.title()).toBe('Sign in · Gatehouse');
     expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Sign in');
-    await page.screenshot({ path: path.join(OUTPUT, `login-${provider}.png`), fullPage: true });
+    await screenshot(page, `login-${provider}`);
 
     // A wrong password first: the generic message, the email still there.
     await page.getByLabel('Email').fill(user.email);
@@ -99,7 +54,7 @@ describe.each(PROVIDERS)('a real browser on %s', (provider) => {
     await page.getByRole('alert').waitFor();
     expect(await page.getByRole('alert').textContent()).toBe('Invalid email or password.');
     expect(await page.getByLabel('Email').inputValue()).toBe(user.email);
-    await page.screenshot({ path: path.join(OUTPUT, `login-error-${provider}.png`), fullPage: true });
+    await screenshot(page, `login-error-${provider}`);
 
     await page.getByLabel('Password').fill(PASSWORD);
     await page.getByRole('button', { name: 'Sign in', exact: true }).click();
@@ -107,7 +62,7 @@ describe.each(PROVIDERS)('a real browser on %s', (provider) => {
     expect(await page.title()).toBe('Allow Acme Notes? · Gatehouse');
     expect(await page.textContent('body')).toContain(user.email);
     expect(await page.getByRole('listitem').allTextContents()).toHaveLength(4);
-    await page.screenshot({ path: path.join(OUTPUT, `consent-${provider}.png`), fullPage: true });
+    await screenshot(page, `consent-${provider}`);
 
     // Allow: the consent form's redirect chain ends at the client (form-action must allow it).
     await Promise.all([page.waitForURL(`${app.url}/callback?**`), page.getByRole('button', { name: 'Allow' }).click()]);
@@ -125,7 +80,7 @@ describe.each(PROVIDERS)('a real browser on %s', (provider) => {
     logoutUrl.searchParams.set('state', logoutState);
     await page.goto(logoutUrl.toString());
     await page.getByRole('button', { name: 'Sign out' }).waitFor();
-    await page.screenshot({ path: path.join(OUTPUT, `logout-${provider}.png`), fullPage: true });
+    await screenshot(page, `logout-${provider}`);
     await Promise.all([page.waitForURL(`${app.url}/signed-out?**`), page.getByRole('button', { name: 'Sign out' }).click()]);
     expect(new URL(page.url()).searchParams.get('state')).toBe(logoutState);
 
@@ -151,7 +106,7 @@ describe.each(PROVIDERS)('a real browser on %s', (provider) => {
     expect(new URL(page.url()).origin).toBe(new URL(gh.config.issuer).origin);
     expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Something went wrong');
     expect(await page.textContent('body')).toContain('not registered');
-    await page.screenshot({ path: path.join(OUTPUT, `error-${provider}.png`), fullPage: true });
+    await screenshot(page, `error-${provider}`);
     expect(app.requests.length).toBe(requestsBefore);
     expect(problems).toEqual([]);
     await context.close();
@@ -166,13 +121,13 @@ describe.each(PROVIDERS)('a real browser on %s', (provider) => {
     await page.goto(authorizationUrl(gh, { client, codeChallenge: pkcePair().challenge }).toString());
     // Nothing wider than the screen.
     expect(Number(await page.evaluate('document.documentElement.scrollWidth'))).toBeLessThanOrEqual(390);
-    await page.screenshot({ path: path.join(OUTPUT, `login-mobile-${provider}.png`), fullPage: true });
+    await screenshot(page, `login-mobile-${provider}`);
     await page.getByLabel('Email').fill(user.email);
     await page.getByLabel('Password').fill(PASSWORD);
     await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByRole('button', { name: 'Allow' }).waitFor();
     expect(Number(await page.evaluate('document.documentElement.scrollWidth'))).toBeLessThanOrEqual(390);
-    await page.screenshot({ path: path.join(OUTPUT, `consent-mobile-${provider}.png`), fullPage: true });
+    await screenshot(page, `consent-mobile-${provider}`);
     expect(problems).toEqual([]);
     await context.close();
   });

@@ -3,57 +3,30 @@
 // the upstream Gatehouse's own login page (on another host), back to Gatehouse, consent, and the
 // app's callback with a code that redeems. Under our CSP, with no script: violations are collected
 // and must be none. Screenshots go to test-output/.
-import { mkdirSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { applicationServer, launchChromium, screenshot, watchProblems, type ApplicationServer } from '../support/browser.js';
 import { PROVIDERS } from '../support/databases.js';
 import { startGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import { authorizationUrl, exchangeCode, PASSWORD, pkcePair, randomToken, registerClient } from '../support/signin.js';
 import { addOidcUpstream, startUpstreamGatehouse, upstreamPerson } from './helpers.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const OUTPUT = path.resolve('test-output');
-
-function watchProblems(page: Page): string[] {
-  const problems: string[] = [];
-  page.on('console', (message) => {
-    if (/Content Security Policy|Refused to/i.test(message.text())) problems.push(message.text());
-  });
-  page.on('pageerror', (error) => problems.push(error.message));
-  page.on('response', (response) => {
-    if (response.status() >= 400 && response.request().resourceType() !== 'document') problems.push(`${response.status()} ${response.url()}`);
-  });
-  page.on('requestfailed', (request) => problems.push(`failed ${request.url()}`));
-  return problems;
-}
-
 describe.each(PROVIDERS)('a real browser signs in through an upstream on %s', (provider) => {
   let broker: TestGatehouse;
   let upstream: TestGatehouse;
   let browser: Browser;
-  let appServer: Server;
+  let appServer: ApplicationServer;
   let appUrl: string;
   beforeAll(async () => {
-    mkdirSync(OUTPUT, { recursive: true });
     [broker, upstream] = await Promise.all([startGatehouse(provider), startUpstreamGatehouse(provider)]);
     await addOidcUpstream(broker, upstream, 'corp', { display_name: 'Corp SSO', create_users: true, trust_email: true });
-    appServer = createServer((_req, res) => {
-      res.setHeader('content-type', 'text/html; charset=utf-8');
-      res.end('<!doctype html><title>Acme Notes</title><h1>Back at Acme Notes</h1>');
-    });
-    await new Promise<void>((resolve) => appServer.listen(0, '127.0.0.1', resolve));
-    appUrl = `http://127.0.0.1:${(appServer.address() as AddressInfo).port}`;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    appServer = await applicationServer();
+    appUrl = appServer.url;
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();
-    await new Promise((resolve) => appServer?.close(resolve));
+    await appServer?.close();
     await Promise.all([broker?.close(), upstream?.close()]);
   });
 
@@ -68,7 +41,7 @@ describe.each(PROVIDERS)('a real browser signs in through an upstream on %s', (p
 
     await page.goto(authorizationUrl(broker, { client: app, state, nonce: randomToken(), codeChallenge: challenge }).toString());
     expect(await page.title()).toBe('Sign in · Gatehouse');
-    await page.screenshot({ path: path.join(OUTPUT, `upstream-login-${provider}.png`), fullPage: true });
+    await screenshot(page, `upstream-login-${provider}`);
     await page.getByRole('link', { name: 'Continue with Corp SSO' }).click();
 
     // The upstream's own login page, on its own host.
@@ -81,7 +54,7 @@ describe.each(PROVIDERS)('a real browser signs in through an upstream on %s', (p
     // Back at Gatehouse: the app asks for consent, then the browser lands at the app with a code.
     await page.getByRole('button', { name: 'Allow' }).waitFor();
     expect(new URL(page.url()).origin).toBe(new URL(broker.config.issuer).origin);
-    await page.screenshot({ path: path.join(OUTPUT, `upstream-consent-${provider}.png`), fullPage: true });
+    await screenshot(page, `upstream-consent-${provider}`);
     await Promise.all([page.waitForURL(`${appUrl}/callback?**`), page.getByRole('button', { name: 'Allow' }).click()]);
     const callback = new URL(page.url());
     expect(callback.searchParams.get('state')).toBe(state);
