@@ -21,10 +21,10 @@ import { z } from 'zod';
 import type { ProviderJwk } from '../keys/signing-keys.js';
 import { isUniqueViolation } from '../db/unique-violation.js';
 import type { FeatureDependencies } from './feature.js';
-import { MAX_TOKEN_TTL_SECONDS } from '../config.js';
 import { INTROSPECTION_JWT_MEDIA_TYPE, isStructuredTokenRefusal, signedIntrospectionResponse, wrapAccessTokenRevokeByGrantId } from './provider-internals.js';
 import { auditForeignRevocation, mayIntrospect } from './services.js';
 import { tokenStateReader } from './jwt-token-state.js';
+import { cutOffAccessTokens } from './access-token-cutoff.js';
 
 const GRANT_CLAIM = 'gid';
 /** Longer than any value we issue (jti, ids); a token with more is not ours. */
@@ -124,16 +124,7 @@ async function revoke(ctx: KoaContextWithOIDC, deps: FeatureDependencies, caller
  */
 export function installGrantAccessTokenCutoff(provider: Provider, { prisma }: FeatureDependencies): void {
   wrapAccessTokenRevokeByGrantId(provider, (revokeStored) => async (grantId) => {
-    const revokedAt = new Date();
-    const expiresAt = new Date(revokedAt.getTime() + MAX_TOKEN_TTL_SECONDS * 1000);
-    const write = () => prisma.grantAccessTokenCutoff.upsert({ where: { grantId }, create: { grantId, revokedAt, expiresAt }, update: { revokedAt, expiresAt } });
-    try {
-      await write();
-    } catch (error) {
-      // Two revocations of one grant at once: both inserted; the second write updates.
-      if (!isUniqueViolation(error)) throw error;
-      await write();
-    }
+    await cutOffAccessTokens(prisma, [grantId]);
     await revokeStored(grantId);
   });
 }

@@ -12,10 +12,9 @@
 // src/oidc/jwt-access-tokens.ts records when oidc-provider revokes a grant's tokens).
 import { createHash } from 'node:crypto';
 import type { AuditWriter } from '../audit/audit.js';
-import { MAX_TOKEN_TTL_SECONDS } from '../config.js';
 import type { Db } from '../db/client.js';
-import { isUniqueViolation } from '../db/unique-violation.js';
 import { storedSessionFacts } from './provider-internals.js';
+import { cutOffAccessTokens } from './access-token-cutoff.js';
 
 /**
  * A session's id is also its cookie's value, so pages never show it: they name a session by this
@@ -35,16 +34,7 @@ function sessionBoundGrants(payload: unknown): string[] {
 async function revokeGrantTokens(prisma: Db, grantIds: string[], now: Date): Promise<void> {
   if (grantIds.length === 0) return;
   const ofGrants = { where: { grantId: { in: grantIds } } };
-  const expiresAt = new Date(now.getTime() + MAX_TOKEN_TTL_SECONDS * 1000);
-  for (const grantId of grantIds) {
-    const write = () => prisma.grantAccessTokenCutoff.upsert({ where: { grantId }, create: { grantId, revokedAt: now, expiresAt }, update: { revokedAt: now, expiresAt } });
-    try {
-      await write();
-    } catch (error) {
-      if (!isUniqueViolation(error)) throw error;
-      await write();
-    }
-  }
+  await cutOffAccessTokens(prisma, grantIds, now);
   await prisma.$transaction([prisma.accessToken.deleteMany(ofGrants), prisma.refreshToken.deleteMany(ofGrants), prisma.authorizationCode.deleteMany(ofGrants)]);
 }
 

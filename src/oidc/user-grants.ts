@@ -1,5 +1,6 @@
-// A person's grants (one per sign-in session and client they consented to), for the admin CLI:
-// listing with last use, and revocation of everything a grant issued.
+// A person's grants (one per sign-in session and client they consented to), for the admin CLI
+// and the account page: listing with last use, revocation of everything a grant issued, and
+// revocation of every token a person holds (a password reset).
 //
 // Revoking deletes the grant row with its tokens in one transaction. A refresh racing the
 // revocation may still write a token after it, but that token is dead: oidc-provider looks the
@@ -9,6 +10,7 @@ import { z } from 'zod';
 import { UserError } from '../accounts/users.js';
 import type { Db } from '../db/client.js';
 import { formatZodIssues } from '../util/validation.js';
+import { cutOffAccessTokens } from './access-token-cutoff.js';
 
 export type UserGrant = { grantId: string; clientId: string; createdAt: Date; lastUsedAt: Date; expiresAt: Date | null };
 
@@ -72,4 +74,23 @@ export async function revokeUserGrants(prisma: Db, accountId: string, clientId?:
     prisma.grant.deleteMany({ where: { id: { in: grantIds } } }),
   ]);
   return grantIds.length;
+}
+
+/**
+ * Revokes every token a person holds while keeping their grants (the record of consent): the
+ * stored refresh tokens, access tokens and codes go, and each grant's JWT access tokens issued
+ * until now read as inactive (a cutoff), offline_access grants included. For a password reset:
+ * whoever knew the old password may hold any of them. Returns how many refresh tokens went.
+ */
+export async function revokePersonTokens(prisma: Db, accountId: string, at = new Date()): Promise<number> {
+  const account = parseId(accountId, 'user id');
+  const grants = await prisma.grant.findMany({ where: { accountId: account }, select: { id: true } });
+  await cutOffAccessTokens(prisma, grants.map((g) => g.id), at);
+  const ofPerson = { where: { accountId: account } };
+  const [refresh] = await prisma.$transaction([
+    prisma.refreshToken.deleteMany(ofPerson),
+    prisma.accessToken.deleteMany(ofPerson),
+    prisma.authorizationCode.deleteMany(ofPerson),
+  ]);
+  return refresh.count;
 }

@@ -11,6 +11,7 @@ import { passwordProblem } from '../accounts/passwords.js';
 import { setPassword } from '../accounts/users.js';
 import { PASSWORD_RESET_PATH } from '../http/endpoints.js';
 import { signOutSessions } from '../oidc/sessions.js';
+import { revokePersonTokens } from '../oidc/user-grants.js';
 import { interactionHref, interactionUidOf, interactionUidSchema } from '../pages/continuation.js';
 import { browserBinding } from '../pages/page-csrf.js';
 import { CSRF_PAGE, sendErrorPage, sendPage, type ErrorPage } from '../pages/pages.js';
@@ -86,13 +87,9 @@ export function submitPasswordReset(deps: PasswordResetDeps) {
     let refreshTokensRevoked = 0;
     if (deps.config.passwordReset.revokesSessions) {
       sessionsEnded = (await signOutSessions(deps, { accountId: userId, sessions: 'all', reason: 'password_reset', ip: ctx.ip })).length;
-      // Whoever knew the old password may hold tokens: none of them outlives the reset.
-      const [refresh] = await deps.prisma.$transaction([
-        deps.prisma.refreshToken.deleteMany({ where: { accountId: userId } }),
-        deps.prisma.accessToken.deleteMany({ where: { accountId: userId } }),
-        deps.prisma.authorizationCode.deleteMany({ where: { accountId: userId } }),
-      ]);
-      refreshTokensRevoked = refresh.count;
+      // Whoever knew the old password may hold tokens: none of them outlives the reset, JWT
+      // access tokens of offline grants included.
+      refreshTokensRevoked = await revokePersonTokens(deps.prisma, userId);
     }
     await deps.audit({
       type: 'password_reset.completed',

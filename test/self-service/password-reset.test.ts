@@ -26,6 +26,8 @@ import {
 } from '../support/signin.js';
 import { linkIn, startSmtp, type TestSmtp } from '../support/smtp.js';
 import { setPassword } from '../../src/accounts/users.js';
+import { createApi } from '../../src/clients/apis.js';
+import { introspect } from '../support/refresh.js';
 
 const NEW_PASSWORD = 'a brand new password for this account';
 
@@ -182,13 +184,20 @@ describe.each(PROVIDERS)('password reset on %s', (provider) => {
     expect(expectPage(await browser.submit(submit, { password: NEW_PASSWORD })).status).toBe(200);
   });
 
-  test('a reset ends the sessions, revokes refresh tokens and clears the lockout', async () => {
-    const client = await registerClient(gh, { grant_types: ['authorization_code', 'refresh_token'] });
+  test('a reset ends the sessions, revokes refresh tokens and JWT access tokens, and clears the lockout', async () => {
+    // An API, so the access token is a JWT (RFC 9068) of an offline grant: a grant that outlives
+    // the sessions a reset ends, whose access tokens must not outlive the reset either.
+    const api = `https://api.example.com/notes-${randomToken().slice(0, 8)}`;
+    await createApi(gh.db.prisma, { identifier: api, name: 'Notes', scopes: ['notes:read'] });
+    const client = await registerClient(gh, { grant_types: ['authorization_code', 'refresh_token'], apis: [{ identifier: api, scopes: ['notes:read'] }], default_api: api });
     const user = await registerUser(gh);
     const signedIn = new TestBrowser(gh);
-    const { callback, verifier } = await authorizeAndSignIn(gh, signedIn, client, user.email, { scope: 'openid offline_access', extra: { prompt: 'consent' } });
+    const { callback, verifier } = await authorizeAndSignIn(gh, signedIn, client, user.email, { scope: 'openid offline_access notes:read', extra: { prompt: 'consent' } });
     const tokens = await exchangeCode(gh, client, callback.code!, verifier);
     expect(typeof tokens.body.refresh_token).toBe('string');
+    const accessToken = tokens.body.access_token as string;
+    expect(accessToken.split('.')).toHaveLength(3);
+    expect((await introspect(gh, client, accessToken)).body).toMatchObject({ active: true, sub: user.id });
     expect(await gh.db.prisma.session.count({ where: { accountId: user.id } })).toBe(1);
 
     // Locked by wrong passwords.
@@ -204,6 +213,7 @@ describe.each(PROVIDERS)('password reset on %s', (provider) => {
     expect(expectPage(await browser.submit(formWithAction(expectPage(await browser.get(link)).html, '/password-reset/confirm'), { password: NEW_PASSWORD })).status).toBe(200);
 
     expect((await tokenRequest(gh, client, { grant_type: 'refresh_token', refresh_token: tokens.body.refresh_token as string })).body).toMatchObject({ error: 'invalid_grant' });
+    expect((await introspect(gh, client, accessToken)).body).toEqual({ active: false });
     expect(await gh.db.prisma.session.count({ where: { accountId: user.id } })).toBe(0);
     // The old session's browser is asked to sign in again, and the new password works at once.
     const relogin = await signedIn.get(authorizationUrl(gh, { client, codeChallenge: pkcePair().challenge }));
