@@ -1,6 +1,7 @@
 // Encodings for the few statements that bypass Prisma's model API (for speed: audit inserts,
 // artifact look-ups by id). They must read and write exactly what Prisma itself would, so the
 // provider differences live here, once.
+import { z } from 'zod';
 import type { DbKind } from './migrations/paths.js';
 
 /** The n-th (1-based) bind parameter: `$n` on PostgreSQL, `?` (positional) on SQLite. */
@@ -27,3 +28,6 @@ export function timestampParameter(provider: DbKind, n: number): string {
 export function jsonParameter(provider: DbKind, n: number): string {
   return provider === 'postgresql' ? `$${n}::jsonb` : '?';
 }
+
+/** A boolean or EXISTS read back: SQLite answers 0/1, PostgreSQL true/false. */
+export const sqlBoolean = z.union([z.boolean(), z.number(), z.bigint()]).transform((value) => Boolean(Number(value)));

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import type { GatehouseConfig } from '../config.js';
 import type { DirectSql } from '../db/direct-sql.js';
-import { parameter } from '../db/raw-sql.js';
+import { parameter, sqlBoolean } from '../db/raw-sql.js';
 import { MFA_ACR } from './acr.js';
 
 export type SecondFactorNeed = 'none' | 'challenge' | 'enrol';
@@ -15,9 +15,7 @@ export type SignInRequest = { userId: string; clientId: string; acrValues: strin
 
 type PolicyDeps = { sql: DirectSql; config: Pick<GatehouseConfig, 'mfa' | 'database'> };
 
-/** SQLite answers 0/1 for booleans and EXISTS; PostgreSQL true/false. */
-const flag = z.union([z.boolean(), z.number(), z.bigint()]).transform((value) => Boolean(Number(value)));
-const factsRow = z.object({ hasFactor: flag, clientRequires: flag.nullable() });
+const factsRow = z.object({ hasFactor: sqlBoolean, clientRequires: sqlBoolean.nullable() });
 
 /**
  * The person's factors (a confirmed TOTP or a passkey: recovery codes alone do not count, they

@@ -6,19 +6,16 @@
 // values in the columns' own encodings (src/db/raw-sql.ts), so nothing is parsed but flags.
 import { z } from 'zod';
 import type { DbKind } from '../db/migrations/paths.js';
-import { parameter, timestampParameter, timestampValue } from '../db/raw-sql.js';
+import { parameter, sqlBoolean, timestampParameter, timestampValue } from '../db/raw-sql.js';
 import type { DirectSql } from '../db/direct-sql.js';
 
-/** SQLite answers 0/1 for booleans and EXISTS; PostgreSQL true/false. */
-const flag = z.union([z.boolean(), z.number(), z.bigint()]).transform((value) => Boolean(Number(value)));
-
 const stateRow = z.object({
-  revoked: flag,
+  revoked: sqlBoolean,
   /** null: no such client (deleted). */
-  clientDisabled: flag.nullable(),
-  userDisabled: flag.nullable().optional(),
-  grantLive: flag.optional(),
-  cutOff: flag.optional(),
+  clientDisabled: sqlBoolean.nullable(),
+  userDisabled: sqlBoolean.nullable().optional(),
+  grantLive: sqlBoolean.optional(),
+  cutOff: sqlBoolean.optional(),
 });
 export type TokenState = z.infer<typeof stateRow>;
 
